@@ -1,0 +1,200 @@
+"""``brainclf``: thin command-line wrappers over the library.
+
+Exit codes: 0 success; 1 a run failed (bad input, NaN loss, unavailable weights); 2 wrong usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .config import PRESETS, ExperimentConfig, preset
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError, FloatingPointError) as error:
+        print(f"brainclf {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from .synthetic import CohortSpec, generate_cohort
+
+    spec = CohortSpec(args.n_per_class, args.seed, args.difficulty, args.healthy_like)
+    print(generate_cohort(args.out, spec, n_jobs=args.jobs))
+    return EXIT_OK
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from .prepare import prepare
+    from .preprocessing import PreprocessSettings
+
+    settings = PreprocessSettings(args.spacing, tuple(args.shape), args.skull_strip)
+    n_healthy = None if args.n_healthy <= 0 else args.n_healthy
+    print(prepare(args.out, args.brats, args.ixi, tuple(args.contrast or ["t1ce"]), n_healthy, settings, args.seed, args.jobs))
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .evaluation import cross_validate
+    from .training import fit
+
+    config = _config(args)
+    if args.all_folds:
+        summary = cross_validate(config, progress=not args.quiet)
+        print(json.dumps({"macro_f1": summary["mean"]["macro_f1"], "accuracy": summary["mean"]["accuracy"]}))
+    else:
+        print(fit(config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet))
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+
+    metrics = evaluate(args.run)
+    print(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1")}))
+    return EXIT_OK
+
+
+def _replicate(args: argparse.Namespace) -> int:
+    from .replicate import replicate
+
+    pretrained = None if args.pretrained in ("none", "") else args.pretrained
+    table = replicate(_config(args), pretrained=pretrained, devices=args.devices, progress=not args.quiet)
+    print(f"{table['run'].nunique()} runs in {Path(_config(args).output_dir) / 'results.csv'}")
+    return EXIT_OK
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .errors import BadInputError
+    from .inference import Predictor
+
+    predictor = Predictor(args.checkpoint, args.device)
+    failed = 0
+    for scan in args.scans:
+        try:
+            print(json.dumps(predictor(scan, skull_strip=args.skull_strip)), flush=True)
+        except BadInputError as error:
+            failed += 1
+            print(f"brainclf predict: error: {error}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    from .notebooks import run_notebooks
+
+    run_notebooks(args.out, preset=args.preset, only=args.only)
+    return EXIT_OK
+
+
+def _parameters(args: argparse.Namespace) -> int:
+    from .models import parameter_table
+
+    print(parameter_table().to_string(index=False))
+    return EXIT_OK
+
+
+_HELP = {
+    "arch": "r3d_18 | mc3_18 | r2plus1d_18 (or r3d, mc3, r2plus1d)",
+    "pretrained": "none, kinetics400, or the path of a local state dict",
+    "data_root": "a prepared folder (holding manifest.csv), or 'synthetic' for the embedded cohort",
+}
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="starting values (default: fast)")
+    for f in fields(ExperimentConfig):
+        if f.name == "preset":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default_text = f"default: the preset's, else {f.default!r}"
+        if f.name in ("contrasts", "input_shape"):
+            kind = str if f.name == "contrasts" else int
+            parser.add_argument(flag, nargs="+", type=kind, default=None, help=f"{f.name} ({default_text})")
+        elif f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"({default_text})")
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            if str(f.type).startswith("int |"):
+                kind = int
+            parser.add_argument(flag, type=kind, default=None, help=f"{_HELP.get(f.name, f.name)} ({default_text})")
+
+
+def _config(args: argparse.Namespace) -> ExperimentConfig:
+    overrides = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig) if f.name != "preset"}
+    return preset(args.preset, **overrides)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brainclf", description="Brain-tumour classification with video ResNets.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("synth", help="write the synthetic BraTS-like + IXI-like cohort")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n-per-class", type=int, default=16, help="subjects per class (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--difficulty", type=float, default=0.5, help="LGG / HGG overlap, 0 to 1 (default 0.5)")
+    p.add_argument("--healthy-like", default="ixi", choices=["ixi", "brats"], help="healthy scans like IXI (default) or like BraTS")
+    p.add_argument("--jobs", type=int, default=None, help="processes (default: up to 2)")
+    p.set_defaults(func=_synth)
+
+    p = commands.add_parser("prepare", help="discover, preprocess and write manifest.csv")
+    p.add_argument("--brats", help="BraTS 2019 training folder (or its parent)")
+    p.add_argument("--ixi", help="folder of IXI scans")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--contrast", action="append", help="BraTS contrast, repeatable (default t1ce)")
+    p.add_argument("--n-healthy", type=int, default=259, help="healthy subjects drawn from IXI; 0 for all (default 259)")
+    p.add_argument("--spacing", type=float, default=2.0, help="isotropic spacing in mm (default 2)")
+    p.add_argument("--shape", type=int, nargs=3, default=[78, 120, 120], metavar=("D", "H", "W"), help="crop/pad shape (default 78 120 120)")
+    p.add_argument("--skull-strip", default="deepbet", choices=["deepbet", "robex", "none"], help="for IXI scans (default deepbet)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the healthy sampling (default 0)")
+    p.add_argument("--jobs", type=int, default=None, help="processes (default: CPU count, at most 4)")
+    p.set_defaults(func=_prepare)
+
+    p = commands.add_parser("train", help="train one fold (or --all-folds) and evaluate it")
+    _add_config_options(p)
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start afresh over an earlier run")
+    p.add_argument("--all-folds", action="store_true", help="cross-validate: every fold, then mean ± std")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_train)
+
+    p = commands.add_parser("evaluate", help="re-evaluate a run's best checkpoint on its held-out fold")
+    p.add_argument("run", help="run folder")
+    p.set_defaults(func=_evaluate)
+
+    p = commands.add_parser("replicate", help="the paper's grid: 3 archs x {scratch, pretrained} x folds")
+    _add_config_options(p)
+    p.add_argument("--devices", nargs="+", help="run in parallel, one run per device (e.g. cuda:0 cuda:1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_replicate)
+    for action in p._actions:
+        if action.dest == "pretrained":
+            action.default = "kinetics400"
+            action.help = "source of the pre-trained arm: kinetics400, a folder of <arch>.pt files, or none"
+
+    p = commands.add_parser("predict", help="classify raw NIfTI scans with a trained run")
+    p.add_argument("--checkpoint", required=True, help="RUN/best.pt")
+    p.add_argument("scans", nargs="+", help="NIfTI scans, any orientation and voxel size")
+    p.add_argument("--skull-strip", action="store_true", help="skull-strip the scans first (as for IXI)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.set_defaults(func=_predict)
+
+    p = commands.add_parser("notebooks", help="execute the notebooks in order with papermill")
+    p.add_argument("--out", default="runs/notebooks", help="folder for the executed copies")
+    p.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="parameters preset (default fast)")
+    p.add_argument("--only", nargs="+", help="run only these notebooks (by number or name)")
+    p.set_defaults(func=_notebooks)
+
+    p = commands.add_parser("parameters", help="print the trainable-parameter table beside the paper's")
+    p.set_defaults(func=_parameters)
+    return parser

@@ -1,0 +1,136 @@
+"""One configuration object for an experiment, with the paper's values as defaults.
+
+Taught in ``04_train``. Every run writes its config as ``config.json`` beside its results, and a config read back
+from that file is equal to the one that produced them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .io import write_json
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that decides what a training run does. Defaults are the paper's (see ``shared/PAPER.md``)."""
+
+    # model
+    arch: str = "r3d_18"  # r3d_18 | mc3_18 | r2plus1d_18 (aliases r3d, mc3, r2plus1d)
+    pretrained: str | None = None  # None (scratch) | "kinetics400" | path to a state dict
+    stem_init: str = "random"  # random (paper) | rgb_sum | rgb_mean: how a pre-trained 1-channel stem starts
+    dropout: float = 0.3  # before the final Linear(512, n_classes), as in the paper
+    # data
+    data_root: str = "synthetic"  # a prepared folder holding manifest.csv, or "synthetic" for the embedded cohort
+    contrasts: tuple[str, ...] = ("t1ce",)  # BraTS contrast(s) as input channels; healthy IXI scans give T1
+    spacing: float = 2.0  # isotropic voxel size in mm after resampling (paper: 2 mm)
+    input_shape: tuple[int, int, int] = (78, 120, 120)  # (D, H, W) after crop/pad: BraTS at 2 mm
+    skull_strip: str = "deepbet"  # deepbet | robex | none, for the healthy (IXI) scans
+    n_per_class: int = 24  # subjects per class of the synthetic cohort (ignored for real data)
+    synthetic_difficulty: float = 0.5  # overlap between LGG and HGG in the synthetic cohort, 0 to 1
+    # evaluation
+    n_folds: int = 3  # stratified k-fold cross-validation over subjects
+    split: str = "kfold"  # kfold (paper: 3-fold CV) | holdout (the "three 7:3 splits" variant)
+    fold: int = 0  # which fold is held out for testing
+    val_fraction: float = 0.15  # share of the training fold kept aside to choose the best epoch (0: last epoch)
+    # optimisation
+    epochs: int = 100  # the paper does not state it; 100 epochs at batch size 1
+    lr: float = 1e-5  # Adam, as in the paper
+    weight_decay: float = 1e-3  # Adam's L2 penalty, as in the paper
+    batch_size: int = 1  # as in the paper (8 GB GPU)
+    accumulate: int = 1  # gradient accumulation steps: effective batch = batch_size * accumulate
+    augmentation: str = "light"  # light (paper) | heavy | none
+    amp: str = "auto"  # auto (fp16 on CUDA, off on CPU: measured faster) | off | fp16 | bf16
+    channels_last: bool = False  # channels_last_3d memory format
+    compile: bool = False  # torch.compile the model
+    num_workers: int = 2  # DataLoader workers for loading and augmentation
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    max_steps_per_epoch: int | None = None  # cut an epoch short (smoke tests only)
+    # bookkeeping
+    output_dir: str = "runs"  # runs are written under output_dir/<run_name>
+    preset: str = "paper"
+
+    def __post_init__(self) -> None:
+        from .models import canonical_arch
+
+        self.arch = canonical_arch(self.arch)
+        self.contrasts = tuple(self.contrasts)
+        self.input_shape = tuple(int(s) for s in self.input_shape)  # type: ignore[assignment]
+        if len(self.input_shape) != 3:
+            raise ValueError(f"input_shape must be (D, H, W), got {self.input_shape}")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
+        if not 0 <= self.fold < self.n_folds:
+            raise ValueError(f"fold={self.fold} must be in 0..{self.n_folds - 1}")
+        if self.pretrained in ("", "none", "None", "scratch"):
+            self.pretrained = None
+
+    @property
+    def run_name(self) -> str:
+        """``<arch>_<scratch|pretrained>_fold<k>``: one folder per run under ``output_dir``."""
+        from .models import canonical_arch
+
+        init = "scratch" if self.pretrained is None else "pretrained"
+        return f"{canonical_arch(self.arch)}_{init}_fold{self.fold}"
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["contrasts"] = list(self.contrasts)
+        data["input_shape"] = list(self.input_shape)
+        return data
+
+    def to_json(self, path: str | Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"Unknown config keys {sorted(unknown)}; valid keys are {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ExperimentConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+_CHOICES: dict[str, set[Any]] = {
+    "stem_init": {"random", "rgb_sum", "rgb_mean"},
+    "split": {"kfold", "holdout"},
+    "augmentation": {"light", "heavy", "none"},
+    "amp": {"auto", "off", "fp16", "bf16"},
+    "skull_strip": {"deepbet", "robex", "none"},
+}
+
+#: Named presets: the paper's set-up, a CPU-sized one that still learns, and a smoke test for CI.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # A few minutes per run on a 2-core CPU: coarser voxels, a smaller cohort, a larger learning rate.
+    "fast": dict(
+        spacing=6.0, input_shape=(24, 32, 28), n_per_class=16, epochs=12, lr=3e-4, num_workers=1,
+    ),
+    # Seconds per run: proves that every step executes, learns nothing.
+    "smoke": dict(
+        spacing=8.0, input_shape=(16, 24, 20), n_per_class=4, epochs=1, lr=3e-4, num_workers=0,
+        val_fraction=0.0, max_steps_per_epoch=4, skull_strip="deepbet",
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> ExperimentConfig:
+    """The named preset with ``overrides`` applied; ``None`` overrides are ignored (papermill's unset values)."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)}")
+    values = {**PRESETS[name], "preset": name}
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return ExperimentConfig(**values)

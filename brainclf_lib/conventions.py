@@ -1,0 +1,39 @@
+"""The conventions every module shares: class names and the tensor layout.
+
+Tensor layout
+-------------
+The models see a batch as ``(N, C, D, H, W)``: ``C`` the MR contrasts (1 in the paper), ``D`` the **axial slice
+axis** (inferior to superior), which the video ResNets treat as *time*, then ``H`` (posterior to anterior) and ``W``
+(right to left of the patient... in RAS+ order, x increasing to the patient's left). TorchIO stores images as
+``(C, x, y, z)`` in RAS+ order once reoriented to canonical, so the one permutation between the two is
+:func:`slice_axis_first` (taught in ``02_preprocessing``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Class names in label order: index 0 is Healthy, 1 LGG, 2 HGG.
+CLASSES: tuple[str, ...] = ("Healthy", "LGG", "HGG")
+CLASS_TO_INDEX: dict[str, int] = {name: index for index, name in enumerate(CLASSES)}
+
+
+def slice_axis_first(tensor: torch.Tensor) -> torch.Tensor:
+    """Reorder a TorchIO ``(C, x, y, z)`` tensor to the models' ``(C, D=z, H=y, W=x)``.
+
+    Defined in ``02_preprocessing``. The slice axis (z, axial) comes first so the video models convolve along it
+    as they would along time.
+
+    >>> slice_axis_first(torch.zeros(1, 4, 5, 6)).shape
+    torch.Size([1, 6, 5, 4])
+    """
+    if tensor.ndim != 4:
+        raise ValueError(f"Expected a (C, x, y, z) tensor, got shape {tuple(tensor.shape)}")
+    return tensor.permute(0, 3, 2, 1)
+
+
+def slice_axis_last(tensor: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`slice_axis_first`: ``(C, D, H, W)`` back to TorchIO's ``(C, x, y, z)``."""
+    if tensor.ndim != 4:
+        raise ValueError(f"Expected a (C, D, H, W) tensor, got shape {tuple(tensor.shape)}")
+    return tensor.permute(0, 3, 2, 1)

@@ -1,0 +1,13 @@
+"""Errors that name the file or folder at fault and say what was expected."""
+
+
+class BadInputError(ValueError):
+    """An input file or folder is unreadable, of the wrong kind, or not laid out as expected."""
+
+
+class SplitLeakError(ValueError):
+    """A subject appears on both sides of a split."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""

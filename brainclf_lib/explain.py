@@ -1,0 +1,41 @@
+"""3D Grad-CAM (beyond the paper, taught in ``07_explainability``): where in the volume did the model look?"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, layer: nn.Module | None = None) -> tuple[np.ndarray, int]:
+    """Grad-CAM of ``image (C, D, H, W)`` at ``layer`` (default: the last residual stage), upsampled to (D, H, W).
+
+    Returns the map in [0, 1] and the class it explains (the predicted one unless ``target`` is given).
+    """
+    layer = layer or model.layer4
+    store: dict[str, torch.Tensor] = {}
+    forward = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("activation", out))
+    backward = layer.register_full_backward_hook(lambda _m, _gi, go: store.__setitem__("gradient", go[0]))
+    model.eval()
+    try:
+        logits = model(image[None].requires_grad_(True))
+        target = int(logits.argmax()) if target is None else target
+        model.zero_grad()
+        logits[0, target].backward()
+    finally:
+        forward.remove()
+        backward.remove()
+    weights = store["gradient"].mean(dim=(2, 3, 4), keepdim=True)
+    cam = F.relu((weights * store["activation"]).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=image.shape[1:], mode="trilinear", align_corners=False)[0, 0].detach()
+    cam = cam - cam.min()
+    return (cam / cam.max().clamp_min(1e-8)).numpy(), target
+
+
+def attention_in_mask(cam: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """How much of the attention falls on the tumour: its share of the map's mass, against the tumour's share of
+    the brain (what a map with no preference would give)."""
+    mask = mask > 0
+    brain_share = mask.mean()
+    return {"attention in tumour": float(cam[mask].sum() / max(cam.sum(), 1e-8)), "tumour share of volume": float(brain_share)}

@@ -1,0 +1,145 @@
+"""The paper's metrics, per evaluation: per-class precision, recall, specificity and F1; accuracy, macro and
+weighted F1; confusion matrices; fold aggregation; and, beyond the paper, bootstrap intervals and McNemar's test.
+
+Taught in ``04_train`` and ``06_results``. Metrics are computed from one evaluation's predictions: never from a
+confusion matrix that accumulates over epochs (a pitfall of the paper's own code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from .conventions import CLASSES
+
+PER_CLASS = ("precision", "recall", "specificity", "f1")
+
+
+def classification_metrics(
+    y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str] = CLASSES
+) -> dict[str, Any]:
+    """All the paper's figures for one evaluation.
+
+    A class absent from ``y_true`` and never predicted has undefined precision, recall and F1: they are NaN, and
+    the macro average leaves them out (scikit-learn's ``zero_division=np.nan``).
+
+    Returns:
+        ``{"per_class": {name: {precision, recall, specificity, f1, support}}, "accuracy", "macro_f1",
+        "weighted_f1", "confusion": counts, "confusion_normalised": rows summing to 1, "n"}``.
+    """
+    labels = list(range(len(class_names)))
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"y_true and y_pred must be non-empty and equally long, got {y_true.size} and {y_pred.size}")
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=np.nan
+    )
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    specificity = _specificity(counts)
+    per_class = {
+        name: {
+            "precision": _float(precision[i]),
+            "recall": _float(recall[i]),
+            "specificity": _float(specificity[i]),
+            "f1": _float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = counts / counts.sum(axis=1, keepdims=True)
+    return {
+        "per_class": per_class,
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": _float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=np.nan)),
+        "weighted_f1": _float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=np.nan)),
+        "confusion": counts.tolist(),
+        "confusion_normalised": np.nan_to_num(normalised).tolist(),
+        "n": int(y_true.size),
+    }
+
+
+def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One evaluation's per-class figures as a table, a row per class."""
+    return pd.DataFrame(metrics["per_class"]).T[[*PER_CLASS, "support"]]
+
+
+def aggregate_folds(fold_metrics: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over folds of every figure, and the fold-averaged confusion matrices."""
+    if not fold_metrics:
+        raise ValueError("aggregate_folds needs at least one fold")
+    flat = pd.DataFrame([_flatten(m) for m in fold_metrics])
+    return {
+        "mean": flat.mean(skipna=True).to_dict(),
+        "std": flat.std(ddof=0, skipna=True).fillna(0.0).to_dict(),
+        "n_folds": len(fold_metrics),
+        "confusion_mean": np.mean([m["confusion"] for m in fold_metrics], axis=0).tolist(),
+        "confusion_normalised_mean": np.mean([m["confusion_normalised"] for m in fold_metrics], axis=0).tolist(),
+    }
+
+
+def bootstrap_ci(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    metric: str | Callable[[np.ndarray, np.ndarray], float] = "macro_f1",
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Point estimate and percentile bootstrap interval of ``metric`` over subjects (resampled with replacement).
+
+    ``metric`` is ``"macro_f1"``, ``"accuracy"`` or a function of ``(y_true, y_pred)``.
+    """
+    score = _METRICS[metric] if isinstance(metric, str) else metric
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, y_true.size, size=(n_resamples, y_true.size))
+    scores = np.array([score(y_true[i], y_pred[i]) for i in indices])
+    alpha = (1 - confidence) / 2
+    low, high = np.nanquantile(scores, [alpha, 1 - alpha])
+    return float(score(y_true, y_pred)), float(low), float(high)
+
+
+def mcnemar(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int]) -> dict[str, float]:
+    """Exact McNemar test: do two models, on the same subjects, differ in which subjects they get right?"""
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    if not y_true.shape == pred_a.shape == pred_b.shape:
+        raise ValueError("McNemar's test needs both models' predictions on the same subjects")
+    a_only = int(np.sum((pred_a == y_true) & (pred_b != y_true)))
+    b_only = int(np.sum((pred_a != y_true) & (pred_b == y_true)))
+    n = a_only + b_only
+    p_value = 1.0 if n == 0 else binomtest(a_only, n, 0.5).pvalue
+    return {"a_right_b_wrong": a_only, "b_right_a_wrong": b_only, "p_value": float(p_value)}
+
+
+def _specificity(counts: np.ndarray) -> np.ndarray:
+    """TN / (TN + FP) per class, from a confusion matrix (scikit-learn has no such figure)."""
+    total = counts.sum()
+    tp = np.diag(counts)
+    fp = counts.sum(axis=0) - tp
+    fn = counts.sum(axis=1) - tp
+    tn = total - tp - fp - fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), np.nan)
+
+
+def _flatten(metrics: dict[str, Any]) -> dict[str, float]:
+    flat = {key: metrics[key] for key in ("accuracy", "macro_f1", "weighted_f1")}
+    for name, values in metrics["per_class"].items():
+        flat.update({f"{name}/{key}": values[key] for key in PER_CLASS})
+    return flat
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "macro_f1": lambda t, p: f1_score(t, p, labels=list(range(len(CLASSES))), average="macro", zero_division=np.nan),
+    "accuracy": accuracy_score,
+}

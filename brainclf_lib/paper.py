@@ -1,0 +1,42 @@
+"""The paper's reported numbers (``shared/PAPER.md``), to set beside ours in ``06_results``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Mean F1 over 3 folds (± std), macro and weighted F1, per model: the paper's Tables 2-5.
+REPORTED = pd.DataFrame(
+    [
+        ("r3d_18", "scratch", 0.8673, 0.051, 0.8845, 0.041, 0.9972, 0.005, 0.9096, 0.9270),
+        ("r3d_18", "pretrained", 0.8145, 0.047, 0.8741, 0.039, 0.9998, 0.001, 0.8952, 0.9272),
+        ("r2plus1d_18", "scratch", 0.8456, 0.020, 0.8852, 0.029, 0.9928, 0.002, 0.9045, 0.9325),
+        ("r2plus1d_18", "pretrained", 0.8738, 0.041, 0.8980, 0.037, 0.9855, 0.005, 0.9328, 0.9494),
+        ("mc3_18", "scratch", 0.7782, 0.032, 0.8331, 0.028, 0.9963, 0.002, 0.8652, 0.8891),
+        ("mc3_18", "pretrained", 0.9049, 0.033, 0.9249, 0.034, 0.9985, 0.003, 0.9654, 0.9770),
+    ],
+    columns=["arch", "init", "LGG f1", "LGG f1 std", "HGG f1", "HGG f1 std", "Healthy f1", "Healthy f1 std",
+             "macro_f1", "weighted_f1"],
+)
+
+
+def side_by_side(results: pd.DataFrame) -> pd.DataFrame:
+    """Our mean ± std F1 per class and model (from a tidy results table) beside the paper's."""
+    per_class = results.pivot_table(index=["arch", "init", "fold"], columns="class", values="f1").reset_index()
+    overall = results.drop_duplicates("run").set_index(["arch", "init", "fold"])[["macro_f1", "weighted_f1"]].reset_index()
+    merged = per_class.merge(overall, on=["arch", "init", "fold"])
+    ours = merged.groupby(["arch", "init"]).agg(["mean", "std"])
+    rows = []
+    for (arch, init), row in ours.iterrows():
+        paper = REPORTED[(REPORTED["arch"] == arch) & (REPORTED["init"] == init)]
+        entry = {"arch": arch, "init": init, "folds": int(merged[(merged["arch"] == arch) & (merged["init"] == init)].shape[0])}
+        for name in ("LGG", "HGG", "Healthy"):
+            entry[f"{name} F1 (ours)"] = f"{row[(name, 'mean')]:.3f} ± {_std(row[(name, 'std')])}"
+            entry[f"{name} F1 (paper)"] = f"{paper[f'{name} f1'].iloc[0]:.4f} ± {paper[f'{name} f1 std'].iloc[0]:.3f}" if len(paper) else ""
+        entry["macro F1 (ours)"] = round(row[("macro_f1", "mean")], 3)
+        entry["macro F1 (paper)"] = paper["macro_f1"].iloc[0] if len(paper) else None
+        rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+def _std(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.3f}"

@@ -1,0 +1,25 @@
+"""Where things live: the repository root, the data folder and the runs folder, from anywhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def data_dir() -> Path:
+    """The data folder: ``$BRAINCLF_DATA`` if set, else ``data/`` in the repository."""
+    return Path(os.environ.get("BRAINCLF_DATA", REPO_ROOT / "data")).resolve()
+
+
+def runs_dir() -> Path:
+    """The runs folder: ``$BRAINCLF_RUNS`` if set, else ``runs/`` in the repository."""
+    return Path(os.environ.get("BRAINCLF_RUNS", REPO_ROOT / "runs")).resolve()
+
+
+def resolve(path: str | Path, base: Path | None = None) -> Path:
+    """Resolve a relative path against the repository root (not the current folder), so notebooks run anywhere."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else ((base or REPO_ROOT) / path).resolve()

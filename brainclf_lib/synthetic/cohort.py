@@ -1,0 +1,169 @@
+"""``brainclf synth``: write a seeded synthetic cohort in the real BraTS 2019 and IXI layouts.
+
+Taught in ``01_data_exploration``. Tumour subjects are BraTS-like (t1, t1ce, t2, flair and seg, skull-stripped,
+240 x 240 x 155 at 1 mm, LPS); healthy subjects are IXI-like T1 heads (skull kept, sagittal, 256 x 256 x 150 at
+0.9375 x 0.9375 x 1.2 mm, PSR) from another anatomy and another scanner. That gap is real in the paper's data, and
+``healthy_like="brats"`` removes it to show how much of the healthy-vs-tumour score it explains.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..io import atomic_write, read_json, write_csv, write_json
+from .contrasts import compose, scanner
+from .templates import mni_tissues, robex_head
+from .tumours import compartments, mass_effect_points, sample_tumour, segmentation
+from .warp import random_affine, sample, smooth_field, world_grid
+
+BRATS_DIR = "MICCAI_BraTS_2019_Data_Training"
+IXI_DIR = "IXI-T1"
+BRATS_SHAPE = (240, 240, 155)
+BRATS_AFFINE = np.array([[-1.0, 0, 0, 119.5], [0, -1.0, 0, 102.5], [0, 0, 1.0, -72.5], [0, 0, 0, 1]])  # LPS, 1 mm
+IXI_SHAPE = (256, 256, 150)
+IXI_AFFINE = np.array([[0, 0, 1.2, -89.4], [-0.9375, 0, 0, 102.0], [0, 0.9375, 0, -110.0], [0, 0, 0, 1]])  # PSR
+IXI_SITES = {"Guys": (1.00, 0.015), "HH": (1.30, 0.025), "IOP": (0.80, 0.020)}  # intensity scale, noise
+GRADES = ("Healthy", "LGG", "HGG")
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    n_per_class: int = 16
+    seed: int = 0
+    difficulty: float = 0.5  # 0: textbook grades; 1: LGG and HGG overlap often
+    healthy_like: str = "ixi"  # ixi (the real data's gap) | brats (same template and contrast as the tumours)
+
+
+def generate_cohort(out: str | Path, spec: CohortSpec = CohortSpec(), n_jobs: int | None = None) -> Path:
+    """Write the cohort under ``out`` (skipping subjects already written for the same spec) and return ``out``."""
+    if spec.healthy_like not in ("ixi", "brats"):
+        raise ValueError(f"healthy_like={spec.healthy_like!r} must be ixi or brats")
+    if not 0 <= spec.difficulty <= 1:
+        raise ValueError(f"difficulty={spec.difficulty} must lie in [0, 1]")
+    out = Path(out)
+    if (out / "cohort.json").exists() and read_json(out / "cohort.json") != asdict(spec):
+        raise FileExistsError(f"{out} holds a cohort of another spec ({read_json(out / 'cohort.json')}); use another folder")
+    write_json(out / "cohort.json", asdict(spec))
+    jobs = [(out, spec, grade, i) for grade in GRADES for i in range(spec.n_per_class)]
+    todo = [job for job in jobs if not all(p.exists() for p in _paths(*job).values())]
+    n_jobs = n_jobs or min(2, os.cpu_count() or 1)
+    progress = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="synth", unit="subject")
+    if n_jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(n_jobs, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for _ in pool.map(_write_subject, todo):
+                progress.update()
+    else:
+        for job in todo:
+            _write_subject(job)
+            progress.update()
+    progress.close()
+    names = [{"BraTS_2019_subject_ID": _brats_id(i, g), "Grade": g} for g in ("HGG", "LGG") for i in range(spec.n_per_class)]
+    write_csv(out / BRATS_DIR / "name_mapping.csv", pd.DataFrame(names))
+    return out
+
+
+def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: float) -> dict[str, np.ndarray]:
+    """One BraTS-like subject: ``{t1, t1ce, t2, flair, seg}`` arrays on the BraTS grid."""
+    template = mni_tissues()
+    roi = _brain_roi()
+    roi_affine = BRATS_AFFINE.copy()
+    roi_affine[:3, 3] = (BRATS_AFFINE @ np.array([s.start for s in roi] + [1]))[:3]
+    points = _warped_points(world_grid(tuple(s.stop - s.start for s in roi), roi_affine), rng)
+    tumour = sample_tumour(grade, rng, difficulty) if grade != "Healthy" else None
+    pushed = points if tumour is None else mass_effect_points(points, tumour)
+    tissues = dict(zip(template.names, sample(template.channels, template.affine, pushed), strict=False))
+    maps = compartments(tumour, points, rng) if tumour is not None else None
+    brain = tissues["brain"]
+    if maps is not None:  # a tumour at the brain's edge still belongs to the brain
+        brain = torch.maximum(brain, maps["core"] * (brain > 0.05))
+        tissues["brain"] = brain
+    scale = rng.uniform(600, 1400)
+    arrays = {}
+    for contrast in ("t1", "t1ce", "t2", "flair"):
+        image = compose(contrast, tissues, maps, tumour.enhancement if tumour else 0.0, rng)
+        image = scanner(image, rng, noise=0.012, bias=0.08) * (brain > 0.5)
+        arrays[contrast] = _paste((image * scale).round().clamp(0, 32767).to(torch.int16).numpy(), roi, np.int16)
+    seg = segmentation(maps, brain) if maps is not None else torch.zeros_like(brain, dtype=torch.uint8)
+    arrays["seg"] = _paste(seg.numpy(), roi, np.uint8)
+    return arrays
+
+
+def synthesise_ixi_subject(site: str, rng: np.random.Generator) -> np.ndarray:
+    """One IXI-like healthy T1: ROBEX's head with its skull, warped, on IXI's sagittal grid and scanner."""
+    template = robex_head()
+    points = _warped_points(world_grid(IXI_SHAPE, IXI_AFFINE), rng)
+    t1 = sample(template.channels[:1], template.affine, points)[0]
+    scale, noise = IXI_SITES[site]
+    image = scanner(t1 * rng.uniform(0.9, 1.1), rng, noise=noise, bias=0.15)
+    return (image * 400 * scale).round().clamp(0, 32767).to(torch.int16).numpy()
+
+
+def _write_subject(job: tuple[Path, CohortSpec, str, int]) -> None:
+    out, spec, grade, index = job
+    rng = np.random.default_rng([spec.seed, GRADES.index(grade), index])
+    paths = _paths(*job)
+    if grade == "Healthy" and spec.healthy_like == "ixi":
+        site = _ixi_site(index)
+        arrays, affine = {"T1": synthesise_ixi_subject(site, rng)}, IXI_AFFINE
+    elif grade == "Healthy":
+        arrays, affine = {"T1": synthesise_tumour_subject("Healthy", rng, spec.difficulty)["t1ce"]}, BRATS_AFFINE
+    else:
+        arrays, affine = synthesise_tumour_subject(grade, rng, spec.difficulty), BRATS_AFFINE
+    for name, array in arrays.items():
+        image = nib.Nifti1Image(array, affine)
+        image.header.set_xyzt_units("mm", "sec")
+        atomic_write(paths[name], lambda tmp, image=image: nib.save(image, tmp))
+
+
+def _paths(out: Path, spec: CohortSpec, grade: str, index: int) -> dict[str, Path]:
+    if grade == "Healthy":
+        return {"T1": out / IXI_DIR / f"IXI{index + 2:03d}-{_ixi_site(index)}-{1000 + index:04d}-T1.nii.gz"}
+    subject = _brats_id(index, grade)
+    folder = out / BRATS_DIR / grade / subject
+    return {c: folder / f"{subject}_{c}.nii.gz" for c in ("t1", "t1ce", "t2", "flair", "seg")}
+
+
+def _brats_id(index: int, grade: str) -> str:
+    return f"BraTS19_SYN{'H' if grade == 'HGG' else 'L'}_{index + 1:03d}_1"
+
+
+def _ixi_site(index: int) -> str:
+    return list(IXI_SITES)[index % len(IXI_SITES)]
+
+
+def _warped_points(grid: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Where each output voxel samples the template: a random affine plus a smooth elastic displacement."""
+    matrix = torch.from_numpy(random_affine(rng).astype(np.float32))
+    points = grid @ matrix[:3, :3].T + matrix[:3, 3]
+    return points + smooth_field(rng, tuple(grid.shape[:3]), std=2.0, control=6, channels=3)
+
+
+@lru_cache(maxsize=1)
+def _brain_roi(margin_mm: float = 14.0) -> tuple[slice, slice, slice]:
+    """The part of the BraTS grid that can hold brain after a warp: the template's brain box plus a margin."""
+    template = mni_tissues()
+    index = np.argwhere(template.channel("brain").numpy() > 0.05)
+    corners = np.array([[a, b, c, 1] for a in index[:, 0][[0, -1]] for b in (index[:, 1].min(), index[:, 1].max())
+                        for c in (index[:, 2].min(), index[:, 2].max())], dtype=float)
+    world = (template.affine @ corners.T)[:3].T
+    low, high = world.min(0) - margin_mm, world.max(0) + margin_mm
+    ijk = (np.linalg.inv(BRATS_AFFINE) @ np.c_[[low, high], [1, 1]].T)[:3].T
+    start = np.clip(np.floor(ijk.min(0)), 0, None).astype(int)
+    stop = np.minimum(np.ceil(ijk.max(0)) + 1, BRATS_SHAPE).astype(int)
+    return tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=False))
+
+
+def _paste(array: np.ndarray, roi: tuple[slice, ...], dtype: type) -> np.ndarray:
+    full = np.zeros(BRATS_SHAPE, dtype=dtype)
+    full[roi] = array
+    return full

@@ -1,0 +1,105 @@
+"""Gliomas with the radiology of their grade, as soft compartment maps on the subject's grid.
+
+HGG: a ring-enhancing rim on T1ce around a necrotic core, wide oedema bright on T2 / FLAIR, large.
+LGG: mostly non-enhancing, ill-defined, hyperintense on T2 / FLAIR, no necrosis, smaller.
+``difficulty`` (0 to 1) makes the grades overlap: faint patchy enhancement in some LGG, small solid HGG without
+necrosis, sizes from a shared range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .templates import mni_tissues
+from .warp import mass_effect, smooth_field
+
+EDGE = 0.06  # softness of compartment borders, in units of the tumour radius
+
+
+@dataclass(frozen=True)
+class TumourSpec:
+    grade: str  # HGG or LGG
+    centre: np.ndarray  # template world coordinates, mm
+    radius: float  # mm
+    necrosis: float  # radius of the necrotic core as a fraction of the tumour's (0: none)
+    enhancement: float  # T1ce gain of enhancing tissue (0: none)
+    patchy: bool  # enhancement in patches (LGG) rather than the whole rim (HGG)
+    oedema: float  # extent of oedema beyond the tumour, as a fraction of its radius
+    irregularity: float  # amplitude of the noise on the tumour's edge
+    mass_effect: float  # how far surrounding tissue is pushed (0 to ~0.5)
+
+
+def sample_tumour(grade: str, rng: np.random.Generator, difficulty: float) -> TumourSpec:
+    """Draw a tumour of ``grade``; with probability ``difficulty / 2`` an atypical one that resembles the other."""
+    atypical = rng.random() < difficulty / 2
+    if grade == "HGG" and not atypical:
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 26), rng.uniform(0.35, 0.65), rng.uniform(0.5, 0.8), False, rng.uniform(0.35, 0.8)
+    elif grade == "HGG":  # small, solid, faintly enhancing: looks like an LGG
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 17), 0.0, rng.uniform(0.12, 0.3), True, rng.uniform(0.2, 0.6)
+    elif not atypical:
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, 0.0, False, rng.uniform(0.1, 0.35)
+    else:  # faint patchy enhancement: looks like an HGG
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(13, 24), 0.0, rng.uniform(0.15, 0.35), True, rng.uniform(0.2, 0.6)
+    if grade not in ("HGG", "LGG"):
+        raise ValueError(f"Unknown tumour grade {grade!r}")
+    centre = _tumour_site(rng, radius)
+    return TumourSpec(grade, centre, float(radius), float(necrosis), float(enhancement), patchy, float(oedema),
+                      float(rng.uniform(0.15, 0.3)), float(rng.uniform(0.25, 0.45)))
+
+
+def compartments(spec: TumourSpec, points: torch.Tensor, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Soft maps in [0, 1] at ``points`` (template world mm): ``core``, ``necrosis``, ``enhancing``, ``oedema``."""
+    noise = smooth_field(rng, tuple(points.shape[:3]), std=1.0, control=20, channels=2)
+    c = torch.from_numpy(spec.centre.astype(np.float32))
+    level = (points - c).norm(dim=-1) / spec.radius + spec.irregularity * noise[..., 0]
+    core = torch.sigmoid((1 - level) / EDGE)
+    necrosis = torch.sigmoid((spec.necrosis - level) / EDGE) if spec.necrosis > 0 else torch.zeros_like(core)
+    enhancing = (core - necrosis).clamp(0, 1)
+    if spec.patchy:
+        enhancing = enhancing * torch.sigmoid((noise[..., 1] - 0.4) / 0.15)
+    if spec.enhancement == 0:
+        enhancing = torch.zeros_like(core)
+    oedema = (torch.sigmoid((1 + spec.oedema - level) / (3 * EDGE)) - core).clamp(0, 1)
+    return {"core": core, "necrosis": necrosis, "enhancing": enhancing, "oedema": oedema}
+
+
+def mass_effect_points(points: torch.Tensor, spec: TumourSpec) -> torch.Tensor:
+    """Sampling points displaced so the tissue around the tumour is pushed aside."""
+    return mass_effect(points, spec.centre, spec.radius, spec.mass_effect)
+
+
+def segmentation(maps: dict[str, torch.Tensor], brain: torch.Tensor) -> torch.Tensor:
+    """BraTS labels: 1 necrosis / non-enhancing core, 2 oedema, 4 enhancing tumour, 0 elsewhere."""
+    seg = torch.zeros_like(brain, dtype=torch.uint8)
+    seg[maps["oedema"] > 0.5] = 2
+    seg[maps["core"] > 0.5] = 1
+    seg[(maps["enhancing"] > 0.5) & (maps["core"] > 0.5)] = 4
+    seg[brain < 0.5] = 0
+    return seg
+
+
+def _tumour_site(rng: np.random.Generator, radius: float) -> np.ndarray:
+    """A white-matter point of the cerebral hemispheres, deep enough for a tumour of ``radius``."""
+    candidates, affine = _sites()
+    depth = candidates[:, 3]
+    allowed = candidates[depth >= min(0.7 * radius, np.percentile(depth, 90))]
+    i, j, k, _ = allowed[rng.integers(len(allowed))]
+    return (affine @ np.array([i, j, k, 1.0]))[:3]
+
+
+@lru_cache(maxsize=1)
+def _sites() -> tuple[np.ndarray, np.ndarray]:
+    template = mni_tissues()
+    wm = template.channel("wm").numpy() > 0.6
+    brain = template.channel("brain").numpy() > 0.5
+    depth = ndimage.distance_transform_edt(brain)
+    z_world = (template.affine @ np.c_[np.zeros((brain.shape[2], 2)), np.arange(brain.shape[2]), np.ones(brain.shape[2])].T)[2]
+    wm &= (z_world > -15)[None, None, :]  # above the cerebellum and brainstem
+    i, j, k = np.nonzero(wm[::2, ::2, ::2])
+    i, j, k = 2 * i, 2 * j, 2 * k
+    return np.c_[i, j, k, depth[i, j, k]], template.affine

@@ -1,0 +1,176 @@
+"""``fit(config)``: the paper's training loop, resumable, with atomic checkpoints and a per-epoch log.
+
+Taught in ``04_train``. Weighted cross-entropy from the training fold's labels, Adam, autocast, a ``last`` and a
+``best`` checkpoint. Each epoch is seeded from ``(seed, epoch)``, so a run killed after epoch k and resumed ends
+with the same weights as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from .cohort_data import FoldData, load_fold
+from .config import ExperimentConfig
+from .datasets import make_loader
+from .errors import NonFiniteLossError
+from .evaluation import evaluate_model, predict
+from .io import load_torch, save_torch, write_csv, write_json
+from .losses import weighted_cross_entropy
+from .models import build_model
+from .paths import resolve
+from .runtime import amp_dtype, autocast, environment, pick_device, seed_everything
+
+LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds"]
+
+
+def run_dir_of(config: ExperimentConfig) -> Path:
+    return resolve(config.output_dir) / config.run_name
+
+
+def fit(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> Path:
+    """Train one fold, evaluate the best checkpoint on the held-out fold, and return the run folder.
+
+    Args:
+        resume: continue from ``last.pt`` if the run folder has one (a complete run is returned as it is).
+        overwrite: start afresh even if the run folder holds an earlier run.
+    """
+    model, run_dir = train(config, resume=resume, overwrite=overwrite, progress=progress)
+    return run_dir
+
+
+def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> tuple[nn.Module, Path]:
+    """:func:`fit`, returning the trained model too (the DDP test compares ranks' weights)."""
+    distributed = _init_distributed()
+    rank = dist.get_rank() if distributed else 0
+    run_dir = run_dir_of(config)
+    if (run_dir / "last.pt").exists() and not (resume or overwrite):
+        raise FileExistsError(f"{run_dir} holds an earlier run: pass resume=True (--resume) or overwrite=True")
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    data = load_fold(config)
+    model = build_model(config.arch, in_channels=len(config.contrasts), pretrained=config.pretrained,
+                        dropout=config.dropout, stem_init=config.stem_init).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = weighted_cross_entropy(data.train.labels).to(device)
+    dtype = amp_dtype(config.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    start, best, log = 0, -math.inf, []
+    if resume and (run_dir / "last.pt").exists():
+        state = load_torch(run_dir / "last.pt", device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start, best = state["epoch"] + 1, state["best_score"]
+        log = pd.read_csv(run_dir / "log.csv").to_dict("records")[:start]
+    if rank == 0:
+        config.to_json(run_dir / "config.json")
+        write_json(run_dir / "environment.json", environment(device, config.seed))
+    step_model = DistributedDataParallel(model) if distributed else model
+    if config.compile:
+        step_model = torch.compile(step_model)
+    for epoch in range(start, config.epochs):
+        began = time.perf_counter()
+        seed_everything(config.seed * 1000 + epoch)
+        loader = _train_loader(data, config, epoch, distributed, device)
+        train_loss = _train_epoch(step_model, loader, loss_fn, optimizer, scaler, config, device, dtype, epoch,
+                                  run_dir, progress and rank == 0)
+        val = evaluate_model(model, data.val, device, dtype, loss_fn) if len(data.val) else None
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"] if val else math.nan,
+               "val_accuracy": val["accuracy"] if val else math.nan,
+               "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": time.perf_counter() - began}
+        log.append(row)
+        score = _selection_score(val, epoch)
+        if rank == 0:
+            write_csv(run_dir / "log.csv", pd.DataFrame(log, columns=LOG_COLUMNS))
+            if score > best:
+                best = score
+                save_torch(run_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch, "config": config.to_dict()})
+            save_torch(run_dir / "last.pt", {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                             "scaler": scaler.state_dict(), "epoch": epoch, "best_score": best,
+                                             "config": config.to_dict()})
+        else:
+            best = max(best, score)
+    if rank == 0:
+        _finish(model, data, config, device, dtype, run_dir)
+    if distributed:
+        dist.barrier()
+    return model, run_dir
+
+
+def _finish(model: nn.Module, data: FoldData, config: ExperimentConfig, device, dtype, run_dir: Path) -> None:
+    """Evaluate the best checkpoint on the held-out fold: predictions.csv and metrics.json."""
+    from .evaluation import write_evaluation
+
+    if (run_dir / "best.pt").exists():
+        model.load_state_dict(load_torch(run_dir / "best.pt", device)["model"])
+    write_evaluation(run_dir, predict(model, data.test, device, dtype), config)
+
+
+def _train_epoch(model, loader: DataLoader, loss_fn, optimizer, scaler, config, device, dtype, epoch, run_dir, progress) -> float:
+    model.train()
+    total, count = 0.0, 0
+    optimizer.zero_grad(set_to_none=True)
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress, unit="vol")
+    for step, batch in enumerate(bar):
+        if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
+            break
+        images = batch["image"].to(device, non_blocking=True)
+        labels = batch["label"].to(device, non_blocking=True)
+        if config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last_3d)
+        with autocast(device, dtype):
+            loss = loss_fn(model(images).float(), labels)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} at epoch {epoch}, step {step} (subjects "
+                f"{list(batch['subject_id'])}); the last good checkpoint is kept in {run_dir}. "
+                "Check those volumes for NaN values, or lower the learning rate."
+            )
+        scaler.scale(loss / config.accumulate).backward()
+        if (step + 1) % config.accumulate == 0:
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+        total += loss.item() * len(labels)
+        count += len(labels)
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / max(count, 1)
+
+
+def _train_loader(data: FoldData, config: ExperimentConfig, epoch: int, distributed: bool, device) -> DataLoader:
+    seed = config.seed * 1000 + epoch
+    if not distributed:
+        return make_loader(data.train, config.batch_size, True, config.num_workers, seed, device.type == "cuda")
+    sampler = DistributedSampler(data.train, shuffle=True, seed=config.seed)
+    sampler.set_epoch(epoch)
+    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
+                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
+
+
+def _selection_score(val: dict | None, epoch: int) -> float:
+    """Best epoch: the highest validation macro F1, ties broken by the lower loss; without validation, the last."""
+    if val is None:
+        return float(epoch)
+    return (0.0 if math.isnan(val["macro_f1"]) else val["macro_f1"]) - 1e-3 * min(val["loss"], 100.0)
+
+
+def _init_distributed() -> bool:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1): NCCL on GPUs, gloo on CPUs."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True

@@ -1,0 +1,157 @@
+"""Figures (plotly, so they survive headless execution) and the ipywidgets slice viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .conventions import CLASSES
+
+
+def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.ndarray:
+    """A slice of an RAS+ ``(x, y, z)`` volume, oriented for display (anterior / superior up)."""
+    index = volume.shape[axis] // 2 if index is None else index
+    return np.rot90(np.take(volume, index, axis=axis))
+
+
+def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "") -> go.Figure:
+    """A grid of grey-scale slices: ``{row name: {column name: 2D array}}`` (taught in ``01``)."""
+    rows, columns = list(slices), sorted({c for row in slices.values() for c in row}, key=_contrast_order)
+    figure = make_subplots(len(rows), len(columns), subplot_titles=[f"{r} · {c}" if c in slices[r] else "" for r in rows for c in columns],
+                           horizontal_spacing=0.01, vertical_spacing=0.06)
+    for i, row in enumerate(rows, 1):
+        for j, column in enumerate(columns, 1):
+            if column in slices[row]:
+                image = slices[row][column].astype(float)
+                high = np.percentile(image[image > 0], 99.5) if (image > 0).any() else 1
+                figure.add_trace(go.Heatmap(z=image[::-1], colorscale="gray", zmin=0, zmax=high, showscale=False), i, j)
+    figure.update_xaxes(visible=False, scaleanchor="y")
+    figure.update_yaxes(visible=False)
+    return figure.update_layout(title=title, height=260 * len(rows), width=250 * len(columns), margin=dict(l=10, r=10, t=60, b=10))
+
+
+def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int = 1) -> go.Figure:
+    """A plotly slice viewer with a slider over one axis: works in a static HTML export."""
+    indices = list(range(0, volume.shape[axis], step))
+    high = float(np.percentile(volume, 99.5)) or 1.0
+    frames = [go.Frame(data=[go.Heatmap(z=axial(volume, i, axis)[::-1], colorscale="gray", zmin=0, zmax=high)], name=str(i)) for i in indices]
+    middle = indices[len(indices) // 2]
+    figure = go.Figure(data=frames[len(indices) // 2].data, frames=frames)
+    steps = [dict(method="animate", label=str(i), args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True))]) for i in indices]
+    figure.update_layout(title=title, sliders=[dict(active=indices.index(middle), steps=steps, currentvalue=dict(prefix="slice "))],
+                         height=450, width=450, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
+    return figure
+
+
+def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str]):
+    """An ipywidgets viewer: subject, contrast, axis and slice. ``load_volume(subject, contrast)`` gives (x, y, z)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    subject = widgets.Dropdown(options=list(subjects), description="subject")
+    contrast = widgets.Dropdown(options=list(contrasts), description="contrast")
+    axis = widgets.ToggleButtons(options=[("sagittal", 0), ("coronal", 1), ("axial", 2)], value=2, description="axis")
+    index = widgets.IntSlider(value=50, min=0, max=100, description="slice %")
+    output = widgets.Output()
+
+    def update(*_):
+        volume = load_volume(subject.value, contrast.value)
+        position = round(index.value / 100 * (volume.shape[axis.value] - 1))
+        figure = go.Figure(go.Heatmap(z=axial(volume, position, axis.value)[::-1], colorscale="gray", showscale=False))
+        figure.update_layout(height=420, width=420, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
+        with output:
+            output.clear_output(wait=True)
+            display(figure)
+
+    for control in (subject, contrast, axis, index):
+        control.observe(update, names="value")
+    update()
+    display(widgets.VBox([widgets.HBox([subject, contrast]), axis, index, output]))
+
+
+def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:
+    """Overlaid normalised histograms, one per group (e.g. per source: the site / contrast gap)."""
+    figure = go.Figure([go.Histogram(x=v, name=k, histnorm="probability density", opacity=0.55, nbinsx=bins) for k, v in values.items()])
+    return figure.update_layout(barmode="overlay", title=title, xaxis_title="intensity", yaxis_title="density", height=380)
+
+
+def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
+    """Training and validation loss, and validation macro F1, per epoch, for one or several runs."""
+    figure = make_subplots(1, 2, subplot_titles=("loss", "validation macro F1"))
+    for (name, log), colour in zip(logs.items(), px.colors.qualitative.Plotly, strict=False):
+        figure.add_scatter(x=log["epoch"], y=log["train_loss"], name=f"{name} train", line=dict(color=colour), row=1, col=1)
+        figure.add_scatter(x=log["epoch"], y=log["val_loss"], name=f"{name} val", line=dict(color=colour, dash="dot"), row=1, col=1)
+        figure.add_scatter(x=log["epoch"], y=log["val_macro_f1"], name=f"{name} F1", line=dict(color=colour), row=1, col=2, showlegend=False)
+    return figure.update_layout(height=380, xaxis_title="epoch", xaxis2_title="epoch")
+
+
+def confusion(matrix: Sequence[Sequence[float]], title: str = "", normalised: bool = False) -> go.Figure:
+    """A confusion matrix, rows the true class (counts, or row-normalised)."""
+    z = np.asarray(matrix, dtype=float)
+    text = [[f"{v:.2f}" if normalised else f"{v:g}" for v in row] for row in z]
+    figure = go.Figure(go.Heatmap(z=z, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}", colorscale="Blues", showscale=False))
+    return figure.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=360, width=380)
+
+
+def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
+    """The paper's Fig. 7: one metric per class (columns) and model (rows)."""
+    pivot = table.pivot_table(index="model_init", columns="class", values=metric, aggfunc="mean", dropna=False).reindex(columns=list(CLASSES))
+    figure = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index), colorscale="Viridis",
+                                  zmin=0, zmax=1, text=np.round(pivot.to_numpy(), 2), texttemplate="%{text}"))
+    return figure.update_layout(title=metric, height=120 + 40 * len(pivot), width=520)
+
+
+def overlay(volume: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """An axial slice with a heat map over it (Grad-CAM), and the tumour outline when given."""
+    figure = go.Figure(go.Heatmap(z=volume[::-1], colorscale="gray", showscale=False))
+    figure.add_heatmap(z=heat[::-1], colorscale="Hot", opacity=0.45, zmin=0, zmax=1, showscale=False)
+    if mask is not None:
+        figure.add_contour(z=mask[::-1].astype(float), contours=dict(start=0.5, end=0.5, coloring="lines"), line=dict(color="cyan"), showscale=False)
+    return figure.update_layout(title=title, height=330, width=330, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
+
+
+def _contrast_order(name: str) -> int:
+    order = ["t1", "t1ce", "t2", "flair"]
+    return order.index(name.lower()) if name.lower() in order else len(order)
+
+
+def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t2", "flair")) -> go.Figure:
+    """One raw subject per class in several contrasts, through the tumour's centre (taught in ``01``).
+
+    IXI scans have T1 only; BraTS siblings of the manifest's file give the other contrasts.
+    """
+    import nibabel as nib
+
+    slices = {}
+    for label in CLASSES:
+        rows = manifest[manifest["label"] == label]
+        if rows.empty:
+            continue
+        row = rows.iloc[0]
+        original = row["original_path"]
+        paths = {c: original.replace(f"_{original.rsplit('_', 1)[-1]}", f"_{c}.nii.gz") for c in contrasts}
+        if row["source"] == "IXI":
+            paths = {"T1 (IXI)": original}
+        z = None
+        if row.get("seg") and row["source"] != "IXI":
+            seg = np.asanyarray(nib.as_closest_canonical(nib.load(original.rsplit("_", 1)[0] + "_seg.nii.gz")).dataobj)
+            z = int(np.argwhere(seg > 0)[:, 2].mean()) if (seg > 0).any() else None
+        slices[f"{label} {row['subject_id']}"] = {c: axial(np.asanyarray(nib.as_closest_canonical(nib.load(p)).dataobj), z) for c, p in paths.items()}
+    return montage(slices, "One subject per class")
+
+
+def write_report(path, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> None:
+    """A self-contained HTML report: tables, then figures (plotly's JavaScript embedded once)."""
+    from .io import atomic_write
+
+    parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
+    parts += [f"<h2>{name}</h2>{table.to_html(index=False, float_format='%.3f')}" for name, table in tables.items()]
+    for i, (name, figure) in enumerate(figures.items()):
+        parts.append(f"<h2>{name}</h2>" + figure.to_html(full_html=False, include_plotlyjs=i == 0))
+    html = "\n".join(parts + ["</body></html>"])
+    atomic_write(path, lambda tmp: tmp.write_text(html))

@@ -1,0 +1,15 @@
+"""Run by torchrun in test_distributed.py: train the tiny config and save this rank's weights."""
+
+import json
+import sys
+
+import torch
+import torch.distributed as dist
+
+from brainclf_lib.config import ExperimentConfig
+from brainclf_lib.training import train
+
+config = ExperimentConfig.from_dict(json.loads(sys.argv[1]))
+model, run_dir = train(config, progress=False)
+torch.save(model.state_dict(), run_dir / f"rank{dist.get_rank()}.pt")
+dist.destroy_process_group()

@@ -1,0 +1,39 @@
+import torch
+import torchio as tio
+
+from brainclf_lib.conventions import slice_axis_first, slice_axis_last
+from brainclf_lib.datasets import VolumeDataset, augmentation, make_subjects
+from brainclf_lib.prepare import read_manifest
+
+
+def test_slice_axis_first_moves_z_to_depth():
+    volume = torch.arange(3 * 4 * 5).reshape(1, 3, 4, 5).float()  # (C, x=3, y=4, z=5)
+    out = slice_axis_first(volume)
+    assert out.shape == (1, 5, 4, 3)
+    assert out[0, 4, 2, 1] == volume[0, 1, 2, 4]
+    assert torch.equal(slice_axis_last(out), volume)
+
+
+def test_dataset_gives_c_d_h_w_and_only_training_is_augmented(prepared):
+    manifest = read_manifest(prepared)
+    subjects = make_subjects(manifest.head(3), ("t1ce",))
+    plain = VolumeDataset(subjects)
+    item = plain[0]
+    assert item["image"].shape == (1, 12, 16, 16) and item["label"].item() == 2
+    assert torch.equal(plain[0]["image"], plain[0]["image"])  # evaluation sees the volume as it is
+    flip = VolumeDataset(subjects, tio.RandomFlip(axes=("LR",), flip_probability=1.0))
+    assert torch.equal(flip[0]["image"], plain[0]["image"].flip(-1))  # LR is the W axis
+
+
+def test_several_contrasts_become_channels(prepared):
+    manifest = read_manifest(prepared)
+    manifest["image_flair"] = manifest["image_t1ce"]
+    item = VolumeDataset(make_subjects(manifest.head(1), ("t1ce", "flair")))[0]
+    assert item["image"].shape == (2, 12, 16, 16)
+
+
+def test_augmentation_presets():
+    assert augmentation("none") is None
+    light = augmentation("light")
+    assert [type(t).__name__ for t in light.transforms] == ["RandomAffine", "RandomFlip"]
+    assert len(augmentation("heavy").transforms) == 6

@@ -1,0 +1,23 @@
+"""Every notebook executes headless, top to bottom, in its smoke mode, and writes what the next one reads."""
+
+import json
+
+import nbformat
+
+from brainclf_lib.notebooks import ORDER, run_notebooks
+
+
+def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAINCLF_DATA", str(tmp_path / "data"))
+    executed = run_notebooks(tmp_path / "out", preset="smoke")
+    assert len(executed) == sum(len(variants) for _, variants in ORDER) == 9
+    for path in executed:
+        book = nbformat.read(path, as_version=4)
+        errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, path.name
+    runs = tmp_path / "out" / "runs"
+    for arch in ("r3d_18", "mc3_18", "r2plus1d_18"):
+        assert json.loads((runs / f"{arch}_scratch_fold0" / "metrics.json").read_text())["n"] > 0
+    report = tmp_path / "out"
+    assert (report / "report.html").stat().st_size > 10_000 and (report / "tables.csv").exists()
+    assert (report / "montage.html").exists()
