@@ -103,6 +103,9 @@ def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fals
                                              "config": config.to_dict()})
         else:
             best = max(best, score)
+    if distributed:  # BatchNorm statistics are updated locally after DDP's broadcast: take rank 0's
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
     if rank == 0:
         _finish(model, data, config, device, dtype, run_dir)
     if distributed:
