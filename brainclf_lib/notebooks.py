@@ -20,8 +20,12 @@ ORDER: list[tuple[str, list[dict]]] = [
 ]
 
 
-def run_notebooks(out: str | Path, preset: str = "fast", only: list[str] | None = None) -> list[Path]:
-    """Execute every notebook (or those in ``only``, by number or name) and return the executed copies."""
+def run_notebooks(out: str | Path, preset: str = "fast", only: list[str] | None = None,
+                  cell_timeout: int | None = None) -> list[Path]:
+    """Execute every notebook (or those in ``only``, by number or name) and return the executed copies.
+
+    ``cell_timeout`` (seconds) fails a cell that runs longer, so a stalled kernel cannot block CI.
+    """
     import papermill
 
     out = resolve(out)
@@ -37,6 +41,7 @@ def run_notebooks(out: str | Path, preset: str = "fast", only: list[str] | None 
             parameters = {"preset": preset, "output_dir": str(runs_dir), "report_dir": str(out), **variant}
             print(f"[notebooks] {name}{suffix} (preset {preset})", flush=True)
             papermill.execute_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", target, parameters=parameters,
-                                       cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False)
+                                       cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False,
+                                       execution_timeout=cell_timeout)
             executed.append(target)
     return executed

@@ -49,7 +49,11 @@ def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int =
 
 
 def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str]):
-    """An ipywidgets viewer: subject, contrast, axis and slice. ``load_volume(subject, contrast)`` gives (x, y, z)."""
+    """An ipywidgets viewer: subject, contrast, axis and slice. ``load_volume(subject, contrast)`` gives (x, y, z).
+
+    Each slice is drawn as a PNG into an ``Image`` widget: changing a control only updates a widget's value, which
+    also executes headless (no output capture, which can stall papermill's client).
+    """
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -57,21 +61,30 @@ def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str])
     contrast = widgets.Dropdown(options=list(contrasts), description="contrast")
     axis = widgets.ToggleButtons(options=[("sagittal", 0), ("coronal", 1), ("axial", 2)], value=2, description="axis")
     index = widgets.IntSlider(value=50, min=0, max=100, description="slice %")
-    output = widgets.Output()
+    image = widgets.Image(format="png", width=360)
 
     def update(*_):
         volume = load_volume(subject.value, contrast.value)
         position = round(index.value / 100 * (volume.shape[axis.value] - 1))
-        figure = go.Figure(go.Heatmap(z=axial(volume, position, axis.value)[::-1], colorscale="gray", showscale=False))
-        figure.update_layout(height=420, width=420, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
-        with output:
-            output.clear_output(wait=True)
-            display(figure)
+        image.value = _png(axial(volume, position, axis.value))
 
     for control in (subject, contrast, axis, index):
         control.observe(update, names="value")
     update()
-    display(widgets.VBox([widgets.HBox([subject, contrast]), axis, index, output]))
+    display(widgets.VBox([widgets.HBox([subject, contrast]), axis, index, image]))
+
+
+def _png(slice_2d: np.ndarray) -> bytes:
+    """A grey-scale PNG of a slice, windowed to its 99.5th percentile."""
+    import io
+
+    from PIL import Image
+
+    data = slice_2d.astype(float)
+    high = np.percentile(data[data > 0], 99.5) if (data > 0).any() else 1.0
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(data / high, 0, 1) * 255).astype(np.uint8)).save(buffer, format="png")
+    return buffer.getvalue()
 
 
 def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:

@@ -9,7 +9,7 @@ from brainclf_lib.notebooks import ORDER, run_notebooks
 
 def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINCLF_DATA", str(tmp_path / "data"))
-    executed = run_notebooks(tmp_path / "out", preset="smoke")
+    executed = run_notebooks(tmp_path / "out", preset="smoke", cell_timeout=600)
     assert len(executed) == sum(len(variants) for _, variants in ORDER) == 9
     for path in executed:
         book = nbformat.read(path, as_version=4)
