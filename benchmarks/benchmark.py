@@ -1,24 +1,80 @@
-"""How close each model runs to this machine's limit: a table (and JSON) of FLOPs, step times and FLOP/s.
+"""How close each model runs to this machine's limit, and how long an epoch waits for data.
 
-    python benchmarks/benchmark.py                          # fast-preset shape, this device
-    python benchmarks/benchmark.py --shape 78 120 120       # the paper's 2 mm shape
-    python benchmarks/benchmark.py --amp bf16 --channels-last --json out.json
+    python benchmarks/benchmark.py                                  # fast-preset shape, this device
+    python benchmarks/benchmark.py --shape 78 120 120               # the paper's 2 mm shape
+    python benchmarks/benchmark.py --configs fp32 fp32+cl bf16      # precisions / memory formats to compare
+    python benchmarks/benchmark.py --epoch-volumes 60 --workers 1 2 # + one epoch over a cached cohort
+    python benchmarks/benchmark.py --json out.json                  # the figures as JSON too
 
-Not a timed test: the machine is noisy, so configurations are interleaved in one run and medians are quoted.
+A configuration is a precision (fp32, fp16, bf16) with optional ``+cl`` (channels_last_3d) and ``+compile``
+(torch.compile). Not a timed test: the machine is noisy, so the configurations of an architecture are
+interleaved step by step in one run and medians are quoted. Ratios are to the matmul peak of the same precision,
+measured in the same run (on a GPU, fp32 convolutions run in TF32, so fp32 is compared with a TF32 matmul). Peak memory is ``torch.cuda.max_memory_allocated`` per configuration on a GPU, and the
+process's peak resident set size so far on a CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 import torch
 
+from brainclf_lib.config import ExperimentConfig
+from brainclf_lib.conventions import CLASSES
+from brainclf_lib.datasets import VolumeDataset, augmentation, make_loader, make_subjects
+from brainclf_lib.losses import weighted_cross_entropy
 from brainclf_lib.models import ARCHS, build_model
-from brainclf_lib.profiling import count_flops, matmul_peak, peak_memory_mb, time_step
-from brainclf_lib.runtime import pick_device
+from brainclf_lib.profiling import benchmark_steps, matmul_peaks, parse_setting
+from brainclf_lib.runtime import configure_backends, default_workers, pick_device
+from brainclf_lib.training import train_epoch
+
+
+def write_cohort(folder: Path, n: int, shape: tuple[int, int, int]) -> pd.DataFrame:
+    """``n`` cached volumes as ``prepare`` writes them (uncompressed float32 NIfTI), with random content."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        path = folder / f"bench{i:04d}.nii"
+        volume = rng.random(shape[::-1], dtype=np.float32)  # TorchIO's (x, y, z) = the models' (W, H, D)
+        nib.save(nib.Nifti1Image(volume, np.diag([2.0, 2.0, 2.0, 1.0])), path)
+        rows.append({"subject_id": path.stem, "label": CLASSES[i % len(CLASSES)], "image_t1ce": str(path)})
+    return pd.DataFrame(rows)
+
+
+def epoch_table(archs: list[str], shape: tuple[int, int, int], config: dict, device: torch.device, n_volumes: int,
+                workers: list[int]) -> list[dict]:
+    """One training epoch over a cached cohort with the paper's light augmentation: seconds and data-wait share."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="brainclf-bench-") as tmp:
+        manifest = write_cohort(Path(tmp), n_volumes, shape)
+        dataset = VolumeDataset(make_subjects(manifest, ("t1ce",)), augmentation("light"))
+        loss_fn = weighted_cross_entropy(dataset.labels).to(device)
+        for arch in archs:
+            model = build_model(arch).to(device)
+            if config["channels_last"]:
+                model = model.to(memory_format=torch.channels_last_3d)
+            step_model = torch.compile(model) if config["compile"] else model
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-5, weight_decay=1e-3)
+            scaler = torch.amp.GradScaler(device.type, enabled=config["dtype"] == torch.float16)
+            run = ExperimentConfig(arch=arch, input_shape=shape, epochs=1)
+            warm = make_loader(dataset, 1, True, 0, 0)
+            train_epoch(step_model, warm, loss_fn, optimizer, scaler, run.replace(max_steps_per_epoch=2), device,
+                        config["dtype"], config["channels_last"])  # warm-up: kernels chosen, compiled
+            for n_workers in workers:
+                loader = make_loader(dataset, 1, True, n_workers, 1, pin_memory=device.type == "cuda")
+                stats = train_epoch(step_model, loader, loss_fn, optimizer, scaler, run, device, config["dtype"],
+                                    config["channels_last"])
+                rows.append({"arch": arch, "config": config["name"], "volumes": stats.steps, "workers": n_workers,
+                             "epoch s": round(stats.seconds, 1), "s/volume": round(stats.seconds / stats.steps, 4),
+                             "data wait %": round(100 * stats.data_wait / stats.seconds, 1)})
+    return rows
 
 
 def main() -> None:
@@ -26,44 +82,50 @@ def main() -> None:
     parser.add_argument("--shape", type=int, nargs=3, default=[24, 32, 28], metavar=("D", "H", "W"))
     parser.add_argument("--archs", nargs="+", default=list(ARCHS))
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", default="off", choices=["off", "fp16", "bf16"], help="autocast dtype")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps per model (median reported)")
-    parser.add_argument("--json", help="also write the table as JSON here")
+    parser.add_argument("--configs", nargs="+", help="default: fp32 fp32+cl bf16 on a CPU; "
+                        "fp32 fp16 fp16+cl bf16 bf16+cl on a GPU")
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per configuration (median reported)")
+    parser.add_argument("--epoch-volumes", type=int, default=0, help="also time one epoch over this many volumes")
+    parser.add_argument("--epoch-config", help="configuration of the epoch (default: the first of --configs)")
+    parser.add_argument("--workers", type=int, nargs="+", help="DataLoader workers to compare in the epoch "
+                        "(default: the suite's default for the device)")
+    parser.add_argument("--json", help="also write every figure as JSON here")
     args = parser.parse_args()
+
     device = pick_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    dtype = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}[args.amp]
+    configure_backends(device)
+    names = args.configs or (["fp32", "fp16", "fp16+cl", "bf16", "bf16+cl"] if device.type == "cuda"
+                             else ["fp32", "fp32+cl", "bf16"])
+    configs = [parse_setting(name) for name in names]
     shape = (1, 1, *args.shape)
-    peak32 = matmul_peak(device, torch.float32)
-    peak_amp = matmul_peak(device, dtype) if dtype is not None else peak32
-    rows = []
-    for arch in args.archs:
-        model = build_model(arch).to(device)
-        if args.channels_last:
-            model = model.to(memory_format=torch.channels_last_3d)
-        forward = count_flops(model, shape)
-        step_flops = count_flops(model, shape, training=True)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        began = time.perf_counter()
-        step = time_step(model, shape, training=True, repeats=args.repeats, dtype=dtype)
-        infer = time_step(model, shape, training=False, repeats=args.repeats, dtype=dtype)
-        rows.append({
-            "arch": arch, "shape": "x".join(map(str, args.shape)), "device": str(device), "amp": args.amp,
-            "GFLOP fwd": round(forward / 1e9, 2), "GFLOP step": round(step_flops / 1e9, 2),
-            "s/step": round(step, 4), "s/inference": round(infer, 4),
-            "GFLOP/s step": round(step_flops / step / 1e9, 1),
-            "% of matmul peak": round(100 * step_flops / step / peak_amp, 1),
-            "peak MiB": round(peak_memory_mb(device)), "bench s": round(time.perf_counter() - began, 1),
-        })
-    table = pd.DataFrame(rows)
-    print(f"matmul peak on {device}: fp32 {peak32 / 1e9:.0f} GFLOP/s" + (f", {args.amp} {peak_amp / 1e9:.0f} GFLOP/s" if dtype else ""))
-    print(table.to_string(index=False))
+    peaks = matmul_peaks(device, [c["precision"] for c in configs])
+    print(f"device {device} ({_device_name(device)}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          "matmul peak " + ", ".join(f"{p} {v / 1e9:,.0f} GFLOP/s" for p, v in peaks.items()), flush=True)
+    began = time.perf_counter()
+    steps = benchmark_steps(args.archs, shape, configs, device, args.repeats, peaks)
+    print(f"\nshape {'x'.join(map(str, args.shape))}, batch 1, median of {args.repeats} interleaved steps "
+          f"({time.perf_counter() - began:.0f} s)")
+    print(pd.DataFrame(steps).to_string(index=False), flush=True)
+    epochs = []
+    if args.epoch_volumes:
+        epoch_config = parse_setting(args.epoch_config) if args.epoch_config else configs[0]
+        workers = args.workers or [default_workers(device)]
+        epochs = epoch_table(args.archs, tuple(args.shape), epoch_config, device, args.epoch_volumes, workers)
+        print(f"\none epoch of {args.epoch_volumes} cached volumes, light augmentation")
+        print(pd.DataFrame(epochs).to_string(index=False))
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"matmul_peak_fp32": peak32, "matmul_peak_amp": peak_amp, "rows": rows}, handle, indent=2)
+        Path(args.json).write_text(json.dumps({
+            "device": str(device), "device_name": _device_name(device), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "shape": args.shape, "matmul_peak": peaks,
+            "steps": steps, "epochs": epochs}, indent=2))
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

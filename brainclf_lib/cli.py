@@ -74,6 +74,15 @@ def _replicate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _source(args: argparse.Namespace) -> int:
+    from .source_task import make_source_weights
+
+    for arch, path in make_source_weights(_config(args), args.out, epochs=args.source_epochs,
+                                          progress=not args.quiet).items():
+        print(f"{arch}: {path}")
+    return EXIT_OK
+
+
 def _predict(args: argparse.Namespace) -> int:
     from .errors import BadInputError
     from .inference import Predictor
@@ -107,6 +116,9 @@ _HELP = {
     "arch": "r3d_18 | mc3_18 | r2plus1d_18 (or r3d, mc3, r2plus1d)",
     "pretrained": "none, kinetics400, or the path of a local state dict",
     "data_root": "a prepared folder (holding manifest.csv), or 'synthetic' for the embedded cohort",
+    "amp": "autocast: auto (fp16 on CUDA, off on a CPU) | off | fp16 | bf16 (on a CPU: see runtime.amp_dtype)",
+    "num_workers": "DataLoader workers; unset: up to 8 on a GPU machine, 0 on a CPU (measured)",
+    "channels_last": "channels_last_3d memory format; unset: on CUDA, and with bf16 (measured faster)",
 }
 
 
@@ -120,8 +132,9 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         if f.name in ("contrasts", "input_shape"):
             kind = str if f.name == "contrasts" else int
             parser.add_argument(flag, nargs="+", type=kind, default=None, help=f"{f.name} ({default_text})")
-        elif f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"({default_text})")
+        elif str(f.type).startswith("bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{_HELP.get(f.name, f.name)} ({default_text})")
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
             if str(f.type).startswith("int |"):
@@ -181,6 +194,13 @@ def _parser() -> argparse.ArgumentParser:
         if action.dest == "pretrained":
             action.default = "kinetics400"
             action.help = "source of the pre-trained arm: kinetics400, a folder of <arch>.pt files, or none"
+
+    p = commands.add_parser("source", help="self-trained source weights (<arch>.pt) for replicate --pretrained DIR")
+    _add_config_options(p)
+    p.add_argument("--out", required=True, help="folder for <arch>.pt (existing files are kept)")
+    p.add_argument("--source-epochs", type=int, default=3, help="epochs of rotation prediction (default 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_source)
 
     p = commands.add_parser("predict", help="classify raw NIfTI scans with a trained run")
     p.add_argument("--checkpoint", required=True, help="RUN/best.pt")

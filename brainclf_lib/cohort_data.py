@@ -25,7 +25,7 @@ def dataset_folder(config: ExperimentConfig) -> Path:
     """The prepared folder of ``config``: its ``data_root``, or the synthetic cohort, generated and prepared once."""
     if config.data_root != "synthetic":
         return resolve(config.data_root)
-    spec = CohortSpec(n_per_class=config.n_per_class, difficulty=config.synthetic_difficulty)
+    spec = CohortSpec(n_per_class=config.n_per_class, seed=config.synthetic_seed, difficulty=config.synthetic_difficulty)
     tag = f"n{spec.n_per_class}-d{spec.difficulty:g}-s{spec.seed}-{spec.healthy_like}"
     settings = preprocess_settings(config)
     prepared = data_dir() / "prepared" / f"synthetic-{tag}-{'-'.join(config.contrasts)}-{settings.key}"
@@ -71,3 +71,15 @@ def load_fold(config: ExperimentConfig) -> FoldData:
         test=VolumeDataset(subjects(test_ids)),
         folder=folder,
     )
+
+
+def source_dataset(config: ExperimentConfig) -> VolumeDataset:
+    """Unlabelled volumes for a self-trained source task, none of them a subject the target runs are tested on.
+
+    For the synthetic cohort: every subject of another seed's cohort. For real data: the training subjects of
+    ``config``'s fold (so weights made for one fold must not be reused for another).
+    """
+    if config.data_root == "synthetic":
+        folder = dataset_folder(config.replace(synthetic_seed=config.synthetic_seed + 1))
+        return VolumeDataset(make_subjects(read_manifest(folder), config.contrasts))
+    return load_fold(config).train

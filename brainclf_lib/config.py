@@ -32,6 +32,7 @@ class ExperimentConfig:
     skull_strip: str = "deepbet"  # deepbet | robex | none, for the healthy (IXI) scans
     n_per_class: int = 24  # subjects per class of the synthetic cohort (ignored for real data)
     synthetic_difficulty: float = 0.5  # overlap between LGG and HGG in the synthetic cohort, 0 to 1
+    synthetic_seed: int = 0  # which synthetic cohort (the self-trained source task uses the next seed's)
     # evaluation
     n_folds: int = 3  # stratified k-fold cross-validation over subjects
     split: str = "kfold"  # kfold (paper: 3-fold CV) | holdout (the "three 7:3 splits" variant)
@@ -44,10 +45,10 @@ class ExperimentConfig:
     batch_size: int = 1  # as in the paper (8 GB GPU)
     accumulate: int = 1  # gradient accumulation steps: effective batch = batch_size * accumulate
     augmentation: str = "light"  # light (paper) | heavy | none
-    amp: str = "auto"  # auto (fp16 on CUDA, off on CPU: measured faster) | off | fp16 | bf16
-    channels_last: bool = False  # channels_last_3d memory format
+    amp: str = "auto"  # auto (fp16 on CUDA, off on a CPU: see runtime.amp_dtype) | off | fp16 | bf16
+    channels_last: bool | None = None  # channels_last_3d memory format (None: where it measured faster)
     compile: bool = False  # torch.compile the model
-    num_workers: int = 2  # DataLoader workers for loading and augmentation
+    num_workers: int | None = None  # DataLoader workers (None: runtime.default_workers, measured per device)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0
     max_steps_per_epoch: int | None = None  # cut an epoch short (smoke tests only)
@@ -117,7 +118,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # A few minutes per run on a 2-core CPU: coarser voxels, a smaller cohort, a larger learning rate.
     "fast": dict(
-        spacing=6.0, input_shape=(24, 32, 28), n_per_class=16, epochs=12, lr=3e-4, num_workers=1,
+        spacing=6.0, input_shape=(24, 32, 28), n_per_class=16, epochs=12, lr=3e-4,
     ),
     # Seconds per run: proves that every step executes, learns nothing.
     "smoke": dict(

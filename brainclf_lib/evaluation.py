@@ -44,8 +44,9 @@ def evaluate_model(model: nn.Module, dataset: VolumeDataset, device: torch.devic
     predictions = predict(model, dataset, device, dtype)
     probabilities = torch.tensor(predictions[[f"p_{c}" for c in CLASSES]].to_numpy(), dtype=torch.float32)
     labels = torch.tensor([CLASSES.index(label) for label in predictions["label"]])
-    loss = loss_fn.cpu()(torch.log(probabilities.clamp_min(1e-12)), labels).item()
-    loss_fn.to(device)
+    weight = getattr(loss_fn, "weight", None)
+    loss = nn.functional.nll_loss(torch.log(probabilities.clamp_min(1e-12)), labels,
+                                  weight=None if weight is None else weight.cpu()).item()
     metrics = classification_metrics(labels.numpy(), probabilities.argmax(1).numpy())
     return {"loss": loss, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 

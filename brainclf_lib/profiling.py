@@ -3,8 +3,11 @@ benchmark script in ``benchmarks/`` builds its table from these."""
 
 from __future__ import annotations
 
+import copy
+import json
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .models import build_model
 from .runtime import autocast
 
 
@@ -28,46 +32,149 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], training: bool =
     return counter.get_total_flops()
 
 
+class StepTimer:
+    """One model's training step or inference, ready to be timed again and again.
+
+    The benchmark interleaves several timers (architectures, precisions, memory formats) step by step, so that a
+    noisy machine slows them alike and their medians can be compared.
+    """
+
+    def __init__(self, model: nn.Module, input_shape: tuple[int, ...], training: bool = True,
+                 dtype: torch.dtype | None = None, channels_last: bool = False) -> None:
+        self.device = next(model.parameters()).device
+        self.model, self.training, self.dtype = model, training, dtype
+        self.x = torch.randn(input_shape, device=self.device)
+        if channels_last:
+            self.model = model.to(memory_format=torch.channels_last_3d)
+            self.x = self.x.contiguous(memory_format=torch.channels_last_3d)
+        self.y = torch.zeros(input_shape[0], dtype=torch.long, device=self.device)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=dtype == torch.float16)
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def __call__(self) -> float:
+        """Seconds of one step (forward, backward, Adam) or one inference, the device synchronised."""
+        _sync(self.device)
+        began = time.perf_counter()
+        self.model.train(self.training)
+        if self.training:
+            with autocast(self.device, self.dtype):
+                loss = self.loss_fn(self.model(self.x).float(), self.y)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+        else:
+            with torch.no_grad(), autocast(self.device, self.dtype):
+                self.model(self.x)
+        _sync(self.device)
+        return time.perf_counter() - began
+
+
 def time_step(model: nn.Module, input_shape: tuple[int, ...], training: bool = True, repeats: int = 3,
               warmup: int = 1, dtype: torch.dtype | None = None) -> float:
     """Median seconds of one training step (forward, backward, Adam) or one inference, after warm-up."""
-    device = next(model.parameters()).device
-    x = torch.randn(input_shape, device=device)
-    y = torch.zeros(input_shape[0], dtype=torch.long, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
-    loss_fn = nn.CrossEntropyLoss()
-    times = []
-    model.train(training)
-    for i in range(warmup + repeats):
-        _sync(device)
-        began = time.perf_counter()
-        if training:
-            with autocast(device, dtype):
-                loss = loss_fn(model(x).float(), y)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        else:
-            with torch.no_grad(), autocast(device, dtype):
-                model(x)
-        _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - began)
-    return float(np.median(times))
+    timer = StepTimer(model, input_shape, training, dtype)
+    times = [timer() for _ in range(warmup + repeats)]
+    return float(np.median(times[warmup:]))
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 5) -> float:
-    """Measured FLOP/s of a square matmul on ``device``: the yardstick for a model's achieved FLOP/s."""
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, size: int | None = None, repeats: int = 5,
+                tf32: bool = False) -> float:
+    """Measured FLOP/s of a square matmul on ``device``: the yardstick for a model's achieved FLOP/s.
+
+    ``size`` defaults to 8192 on a GPU (smaller products leave it idle) and 2048 on a CPU (1024 for half
+    precision, which CPUs without native support emulate slowly). ``tf32`` lets fp32 products use TF32 tensor cores.
+    """
+    if size is None:
+        size = 8192 if device.type == "cuda" else (2048 if dtype == torch.float32 else 1024)
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     times = []
-    for _ in range(repeats + 1):
-        _sync(device)
-        began = time.perf_counter()
-        a @ b
-        _sync(device)
-        times.append(time.perf_counter() - began)
+    allowed = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        for _ in range(repeats + 1):
+            _sync(device)
+            began = time.perf_counter()
+            a @ b
+            _sync(device)
+            times.append(time.perf_counter() - began)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = allowed
     return 2 * size**3 / float(np.median(times[1:]))
+
+
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def matmul_peaks(device: torch.device, precisions: list[str]) -> dict[str, float]:
+    """The matmul peak of each precision. cuDNN runs fp32 convolutions in TF32 on Ampere and later GPUs, so the
+    fair fp32 yardstick there is a TF32 matmul."""
+    tf32 = device.type == "cuda" and torch.backends.cudnn.allow_tf32
+    return {p: matmul_peak(device, PRECISIONS[p] or torch.float32, tf32=tf32) for p in dict.fromkeys(precisions)}
+
+
+def parse_setting(name: str) -> dict:
+    """``fp16+cl``: a precision (fp32, fp16, bf16) with optional ``+cl`` (channels_last_3d) and ``+compile``."""
+    precision, *switches = name.split("+")
+    if precision not in PRECISIONS or not set(switches) <= {"cl", "compile"}:
+        raise ValueError(f"Unknown configuration {name!r}: use fp32|fp16|bf16 with optional +cl and +compile")
+    return {"name": name, "dtype": PRECISIONS[precision], "precision": precision,
+            "channels_last": "cl" in switches, "compile": "compile" in switches}
+
+
+def benchmark_steps(archs: list[str], shape: tuple[int, ...], configs: list[dict], device: torch.device, repeats: int,
+                    peaks: dict[str, float]) -> list[dict]:
+    """Per architecture and configuration: FLOPs, median step and inference time, FLOP/s, ratio to peak, memory."""
+    rows = []
+    for arch in archs:
+        base = build_model(arch).to(device)
+        forward, step_flops = count_flops(base, shape), count_flops(base, shape, training=True)
+        timers, memory = {}, {}
+        for config in configs:
+            model = copy.deepcopy(base)
+            if config["compile"]:
+                model = torch.compile(model)
+            train = StepTimer(model, shape, True, config["dtype"], config["channels_last"])
+            infer = StepTimer(model, shape, False, config["dtype"], config["channels_last"])
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            train(), infer()  # warm-up (and compilation)
+            memory[config["name"]] = peak_memory_mb(device)
+            timers[config["name"]] = (train, infer, [], [])
+        for _ in range(repeats):
+            for train, infer, train_times, infer_times in timers.values():
+                train_times.append(train())
+                infer_times.append(infer())
+        for config in configs:
+            _, _, train_times, infer_times = timers[config["name"]]
+            step, inference = float(np.median(train_times)), float(np.median(infer_times))
+            rows.append({
+                "arch": arch, "config": config["name"], "GFLOP fwd": round(forward / 1e9, 1),
+                "GFLOP step": round(step_flops / 1e9, 1), "s/step": round(step, 4), "s/inference": round(inference, 4),
+                "GFLOP/s step": round(step_flops / step / 1e9, 1),
+                "% of peak": round(100 * step_flops / step / peaks[config["precision"]], 1),
+                "peak MiB": round(memory[config["name"]]),
+            })
+        del base, timers
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return rows
+
+
+def reference_results(folder: str | Path | None = None) -> pd.DataFrame:
+    """The step table of every benchmark JSON shipped in ``benchmarks/results/``, one row per machine, shape,
+    architecture and setting: what a run will cost, before it is started."""
+    from .paths import REPO_ROOT
+
+    rows = []
+    for path in sorted(Path(folder or REPO_ROOT / "benchmarks" / "results").glob("*.json")):
+        result = json.loads(path.read_text())
+        machine = result["device_name"] if result["device"].startswith("cuda") else f"CPU, {result['threads']} threads"
+        for row in result["steps"]:
+            rows.append({"machine": machine, "shape": "x".join(map(str, result["shape"])), **row})
+    return pd.DataFrame(rows)
 
 
 def peak_memory_mb(device: torch.device) -> float:

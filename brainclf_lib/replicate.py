@@ -6,6 +6,7 @@ several devices, runs go in parallel, one per device.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -13,9 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from .config import ExperimentConfig
+from .conventions import CLASSES
 from .evaluation import is_complete
 from .io import read_json, write_csv
-from .metrics import PER_CLASS
+from .metrics import PER_CLASS, mcnemar
 from .models import ARCHS, PAPER_NAMES
 from .paths import resolve
 from .training import fit, run_dir_of
@@ -39,6 +41,7 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
         devices: one run at a time per device (e.g. ``["cuda:0", "cuda:1"]``); default: the config's device.
     """
     runs = [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
+    _check_sources(runs)
     todo = [run for run in runs if not is_complete(run_dir_of(run))]
     devices = devices or [config.device]
     if len(devices) == 1:
@@ -77,6 +80,20 @@ def _with_source(config: ExperimentConfig, pretrained: str | None) -> Experiment
     return config.replace(pretrained=str(Path(pretrained) / f"{config.arch}.pt"))
 
 
+def _check_sources(runs: list[ExperimentConfig]) -> None:
+    """Fail before the first run, not hours into the grid, when a pre-trained arm's weights cannot be had."""
+    from .pretrained import PretrainedWeightsUnavailable, load_source_state
+
+    for source, arch in dict.fromkeys((run.pretrained, run.arch) for run in runs if run.pretrained):
+        try:
+            load_source_state(source, arch)
+        except (PretrainedWeightsUnavailable, FileNotFoundError) as error:
+            raise PretrainedWeightsUnavailable(
+                f"The pre-trained arm needs {source} for {arch}: {error}. Pass --pretrained none (scratch only) "
+                "or a folder of <arch>.pt files (`brainclf source --out DIR` trains a source task here)."
+            ) from error
+
+
 def _run_on_free_device(config: ExperimentConfig, free) -> None:
     device = free.get()
     try:
@@ -92,3 +109,25 @@ def collect_runs(output_dir: str | Path) -> pd.DataFrame:
     folder = resolve(output_dir)
     runs = sorted(p for p in folder.glob("*_fold*") if p.is_dir() and is_complete(p)) if folder.exists() else []
     return results_table(runs)
+
+
+def paired_comparisons(output_dir: str | Path, results: pd.DataFrame) -> pd.DataFrame:
+    """McNemar's exact test between every two models (architecture x initialisation) on the subjects both were
+    tested on, pooled over folds: is a difference in accuracy more than which subjects happened to be drawn?"""
+    folder = resolve(output_dir)
+    predictions = {}
+    for (model, init), runs in results.groupby(["model", "init"]):
+        frames = [pd.read_csv(folder / run / "predictions.csv") for run in runs["run"].unique()]
+        predictions[f"{model} · {init}"] = pd.concat(frames).set_index("subject_id")
+    rows = []
+    for a, b in itertools.combinations(predictions, 2):
+        common = predictions[a].index.intersection(predictions[b].index)
+        if common.empty:
+            continue
+        first, second = predictions[a].loc[common], predictions[b].loc[common]
+        truth = first["label"].map(CLASSES.index)
+        test = mcnemar(truth, first["pred"].map(CLASSES.index), second["pred"].map(CLASSES.index))
+        rows.append({"model A": a, "model B": b, "subjects": len(common),
+                     "accuracy A": float((first["pred"] == first["label"]).mean()),
+                     "accuracy B": float((second["pred"] == second["label"]).mean()), **test})
+    return pd.DataFrame(rows)

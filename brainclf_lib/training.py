@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -29,9 +30,18 @@ from .io import load_torch, save_torch, write_csv, write_json
 from .losses import weighted_cross_entropy
 from .models import build_model
 from .paths import resolve
-from .runtime import amp_dtype, autocast, environment, pick_device, seed_everything
+from .runtime import (
+    amp_dtype,
+    autocast,
+    configure_backends,
+    default_workers,
+    environment,
+    pick_device,
+    seed_everything,
+    use_channels_last,
+)
 
-LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds"]
+LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds", "data_wait"]
 
 
 def run_dir_of(config: ExperimentConfig) -> Path:
@@ -45,8 +55,7 @@ def fit(config: ExperimentConfig, resume: bool = False, overwrite: bool = False,
         resume: continue from ``last.pt`` if the run folder has one (a complete run is returned as it is).
         overwrite: start afresh even if the run folder holds an earlier run.
     """
-    model, run_dir = train(config, resume=resume, overwrite=overwrite, progress=progress)
-    return run_dir
+    return train(config, resume=resume, overwrite=overwrite, progress=progress)[1]
 
 
 def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> tuple[nn.Module, Path]:
@@ -57,15 +66,17 @@ def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fals
     if (run_dir / "last.pt").exists() and not (resume or overwrite):
         raise FileExistsError(f"{run_dir} holds an earlier run: pass resume=True (--resume) or overwrite=True")
     device = pick_device(config.device)
+    configure_backends(device)
     seed_everything(config.seed)
     data = load_fold(config)
     model = build_model(config.arch, in_channels=len(config.contrasts), pretrained=config.pretrained,
                         dropout=config.dropout, stem_init=config.stem_init).to(device)
-    if config.channels_last:
+    dtype = amp_dtype(config.amp, device)
+    channels_last = use_channels_last(config.channels_last, device, dtype)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = weighted_cross_entropy(data.train.labels).to(device)
-    dtype = amp_dtype(config.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     start, best, log = 0, -math.inf, []
     if resume and (run_dir / "last.pt").exists():
@@ -85,12 +96,14 @@ def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fals
         began = time.perf_counter()
         seed_everything(config.seed * 1000 + epoch)
         loader = _train_loader(data, config, epoch, distributed, device)
-        train_loss = _train_epoch(step_model, loader, loss_fn, optimizer, scaler, config, device, dtype, epoch,
-                                  run_dir, progress and rank == 0)
+        stats = train_epoch(step_model, loader, loss_fn, optimizer, scaler, config, device, dtype, channels_last,
+                            epoch, run_dir, progress and rank == 0)
         val = evaluate_model(model, data.val, device, dtype, loss_fn) if len(data.val) else None
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"] if val else math.nan,
+        seconds = time.perf_counter() - began
+        row = {"epoch": epoch, "train_loss": stats.loss, "val_loss": val["loss"] if val else math.nan,
                "val_accuracy": val["accuracy"] if val else math.nan,
-               "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": time.perf_counter() - began}
+               "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": seconds,
+               "data_wait": stats.data_wait / seconds}
         log.append(row)
         score = _selection_score(val, epoch)
         if rank == 0:
@@ -122,17 +135,36 @@ def _finish(model: nn.Module, data: FoldData, config: ExperimentConfig, device, 
     write_evaluation(run_dir, predict(model, data.test, device, dtype), config)
 
 
-def _train_epoch(model, loader: DataLoader, loss_fn, optimizer, scaler, config, device, dtype, epoch, run_dir, progress) -> float:
+@dataclass
+class EpochStats:
+    """What one training epoch measured: mean loss, steps, and seconds in all and spent waiting for data."""
+
+    loss: float
+    steps: int
+    seconds: float
+    data_wait: float
+
+
+def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                scaler: torch.amp.GradScaler, config: ExperimentConfig, device: torch.device, dtype: torch.dtype | None,
+                channels_last: bool = False, epoch: int = 0, run_dir: Path | None = None, progress: bool = False) -> EpochStats:
+    """One pass over ``loader``. Time blocked on the loader is counted apart: it is what data loading costs."""
     model.train()
-    total, count = 0.0, 0
+    total, count, waited, step = 0.0, 0, 0.0, 0
+    began = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress, unit="vol")
-    for step, batch in enumerate(bar):
-        if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
+    bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress,
+               unit="vol")
+    batches = iter(loader)
+    while config.max_steps_per_epoch is None or step < config.max_steps_per_epoch:
+        asked = time.perf_counter()
+        batch = next(batches, None)
+        waited += time.perf_counter() - asked
+        if batch is None:
             break
         images = batch["image"].to(device, non_blocking=True)
         labels = batch["label"].to(device, non_blocking=True)
-        if config.channels_last:
+        if channels_last:
             images = images.contiguous(memory_format=torch.channels_last_3d)
         with autocast(device, dtype):
             loss = loss_fn(model(images).float(), labels)
@@ -149,17 +181,21 @@ def _train_epoch(model, loader: DataLoader, loss_fn, optimizer, scaler, config, 
             optimizer.zero_grad(set_to_none=True)
         total += loss.item() * len(labels)
         count += len(labels)
-        bar.set_postfix(loss=f"{total / count:.4f}")
-    return total / max(count, 1)
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{total / count:.4f}", wait=f"{waited / (time.perf_counter() - began):.0%}")
+    bar.close()
+    return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited)
 
 
 def _train_loader(data: FoldData, config: ExperimentConfig, epoch: int, distributed: bool, device) -> DataLoader:
     seed = config.seed * 1000 + epoch
+    workers = default_workers(device) if config.num_workers is None else config.num_workers
     if not distributed:
-        return make_loader(data.train, config.batch_size, True, config.num_workers, seed, device.type == "cuda")
+        return make_loader(data.train, config.batch_size, True, workers, seed, device.type == "cuda")
     sampler = DistributedSampler(data.train, shuffle=True, seed=config.seed)
     sampler.set_epoch(epoch)
-    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
+    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=workers,
                       pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
 
 

@@ -1,0 +1,41 @@
+import pandas as pd
+import pytest
+import torch
+
+from brainclf_lib.cli import main
+from brainclf_lib.pretrained import PretrainedWeightsUnavailable
+from brainclf_lib.replicate import paired_comparisons, replicate
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("no network")
+
+
+def test_unavailable_kinetics_fails_before_the_first_run(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _no_network)
+    with pytest.raises(PretrainedWeightsUnavailable, match="r3d_18-b3b3357e.pth.*--pretrained none"):
+        replicate(tiny_config, archs=("r3d",), pretrained="kinetics400", progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path, capsys):
+    options = ["--preset", "smoke", "--data-root", tiny_config.data_root, "--spacing", str(tiny_config.spacing),
+               "--input-shape", *map(str, tiny_config.input_shape), "--skull-strip", "none", "--num-workers", "0",
+               "--output-dir", tiny_config.output_dir, "--arch", "r3d", "--quiet"]
+    assert main(["source", *options, "--out", str(tmp_path / "sources"), "--source-epochs", "1"]) == 0
+    assert (tmp_path / "sources" / "r3d_18.pt").exists()
+    table = replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",),
+                      pretrained=str(tmp_path / "sources"), progress=False)
+    assert sorted(table["run"].unique()) == [f"r3d_18_{init}_fold{k}" for init in ("pretrained", "scratch") for k in range(3)]
+    assert len(table) == 6 * 3 and set(table["class"]) == {"Healthy", "LGG", "HGG"}
+    written = pd.read_csv(tmp_path / "runs" / "results.csv")
+    assert len(written) == len(table)
+    paired = paired_comparisons(tmp_path / "runs", table)
+    assert len(paired) == 1 and paired.loc[0, "subjects"] == 12  # every subject is tested once over the 3 folds
+    assert 0 <= paired.loc[0, "p_value"] <= 1
+    assert paired.loc[0, "a_right_b_wrong"] + paired.loc[0, "b_right_a_wrong"] <= 12
+    before = (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns
+    replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",), pretrained=str(tmp_path / "sources"),
+              progress=False)  # finished runs are skipped
+    assert (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns == before
