@@ -77,7 +77,7 @@ def results_table(run_dirs: list[Path]) -> pd.DataFrame:
 def _with_source(config: ExperimentConfig, pretrained: str | None) -> ExperimentConfig:
     if config.pretrained is None or str(pretrained).lower() in ("kinetics400", "kinetics"):
         return config
-    return config.replace(pretrained=str(Path(pretrained) / f"{config.arch}.pt"))
+    return config.replace(pretrained=str(resolve(pretrained) / f"{config.arch}.pt"))
 
 
 def _check_sources(runs: list[ExperimentConfig]) -> None:

@@ -42,7 +42,7 @@ def configure_backends(device: torch.device) -> None:
 
 
 def use_channels_last(setting: bool | None, device: torch.device, dtype: torch.dtype | None) -> bool:
-    """``channels_last_3d`` (``None``: where it measured faster). With fp16 on an H100 training steps were 20-30 %
+    """``channels_last_3d`` (``None``: where it measured faster). With fp16 on an H100 training steps were 20-35 %
     faster, with bf16 on a CPU 5-35 % at 2 mm; with fp32 on a CPU they were up to 20 % slower (``benchmarks/results``)."""
     if setting is not None:
         return setting
@@ -52,7 +52,7 @@ def use_channels_last(setting: bool | None, device: torch.device, dtype: torch.d
 def default_workers(device: torch.device) -> int:
     """DataLoader workers. On a GPU, enough to keep it fed (TorchIO augments on the CPU: 2 workers left an H100
     waiting 25-30 % of an epoch, 6 or more under 5 %). On a CPU none: loading in the main process waited under 4 %
-    of an epoch, while a worker process competing for the cores made epochs 15-70 % slower (``benchmarks/``)."""
+    of an epoch, while a worker process competing for the cores made epochs 7-70 % slower (``benchmarks/``)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(8, cores - 1)) if device.type == "cuda" else 0
 

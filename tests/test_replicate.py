@@ -1,8 +1,12 @@
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from brainclf_lib.cli import main
+from brainclf_lib.evaluation import cross_validate
 from brainclf_lib.pretrained import PretrainedWeightsUnavailable
 from brainclf_lib.replicate import paired_comparisons, replicate
 
@@ -39,3 +43,13 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",), pretrained=str(tmp_path / "sources"),
               progress=False)  # finished runs are skipped
     assert (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns == before
+
+
+def test_cross_validation_writes_fold_wise_and_mean_std_metrics(tiny_config, tmp_path):
+    summary = cross_validate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), progress=False)
+    written = json.loads((tmp_path / "runs" / "r3d_18_scratch_cv.json").read_text())
+    assert len(written["folds"]) == 3 and written["n_folds"] == 3
+    accuracies = [fold["accuracy"] for fold in written["folds"]]
+    assert written["mean"]["accuracy"] == pytest.approx(sum(accuracies) / 3)
+    assert written["std"]["accuracy"] == pytest.approx(float(np.std(accuracies)))
+    assert summary["mean"]["macro_f1"] == written["mean"]["macro_f1"]
