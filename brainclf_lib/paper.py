@@ -32,8 +32,9 @@ def side_by_side(results: pd.DataFrame) -> pd.DataFrame:
         for name in ("LGG", "HGG", "Healthy"):
             entry[f"{name} F1 (ours)"] = f"{row[(name, 'mean')]:.3f} ± {_std(row[(name, 'std')])}"
             entry[f"{name} F1 (paper)"] = f"{paper[f'{name} f1'].iloc[0]:.4f} ± {paper[f'{name} f1 std'].iloc[0]:.3f}" if len(paper) else ""
-        entry["macro F1 (ours)"] = round(row[("macro_f1", "mean")], 3)
-        entry["macro F1 (paper)"] = paper["macro_f1"].iloc[0] if len(paper) else None
+        for metric, label in (("macro_f1", "macro"), ("weighted_f1", "weighted")):
+            entry[f"{label} F1 (ours)"] = f"{row[(metric, 'mean')]:.3f} ± {_std(row[(metric, 'std')])}"
+            entry[f"{label} F1 (paper)"] = f"{paper[metric].iloc[0]:.4f}" if len(paper) else ""
         rows.append(entry)
     return pd.DataFrame(rows)
 
