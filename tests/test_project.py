@@ -5,6 +5,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import nbformat
 import yaml
 
 from brainclf_lib.notebooks import ORDER
@@ -41,6 +42,8 @@ def test_notebooks_are_committed_without_outputs():
         code = [c for c in cells if c["cell_type"] == "code"]
         assert not [c for c in code if c.get("outputs") or c.get("execution_count")], f"{path.name} has outputs"
         assert "parameters" in code[0]["metadata"].get("tags", []), f"{path.name} must start with a parameters cell"
+        assert all("id" in c for c in cells), f"{path.name}: a cell has no id (nbformat 4.5 requires one)"
+        nbformat.validate(nbformat.read(path, as_version=4))
 
 
 def test_ci_runs_the_readme_test_command():
