@@ -9,14 +9,14 @@
 A configuration is a precision (fp32, fp16, bf16) with optional ``+cl`` (channels_last_3d) and ``+compile``
 (torch.compile). Not a timed test: the machine is noisy, so the configurations of an architecture are
 interleaved step by step in one run and medians are quoted. Ratios are to the matmul peak of the same precision,
-measured in the same run (on a GPU, fp32 convolutions run in TF32, so fp32 is compared with a TF32 matmul). Peak memory is ``torch.cuda.max_memory_allocated`` per configuration on a GPU, and the
-process's peak resident set size so far on a CPU.
+measured in the same run (on a GPU, fp32 convolutions run in TF32, so fp32 is compared with a TF32 matmul). Peak
+memory is ``torch.cuda.max_memory_allocated`` per configuration on a GPU, and the process's peak resident set size
+so far on a CPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +29,7 @@ import torch
 from brainclf_lib.config import ExperimentConfig
 from brainclf_lib.conventions import CLASSES
 from brainclf_lib.datasets import VolumeDataset, augmentation, make_loader, make_subjects
+from brainclf_lib.io import write_json
 from brainclf_lib.losses import weighted_cross_entropy
 from brainclf_lib.models import ARCHS, build_model
 from brainclf_lib.profiling import benchmark_steps, matmul_peaks, parse_setting
@@ -114,10 +115,10 @@ def main() -> None:
         print(f"\none epoch of {args.epoch_volumes} cached volumes, light augmentation")
         print(pd.DataFrame(epochs).to_string(index=False))
     if args.json:
-        Path(args.json).write_text(json.dumps({
+        write_json(args.json, {
             "device": str(device), "device_name": _device_name(device), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "shape": args.shape, "matmul_peak": peaks,
-            "steps": steps, "epochs": epochs}, indent=2))
+            "steps": steps, "epochs": epochs})
 
 
 def _device_name(device: torch.device) -> str:

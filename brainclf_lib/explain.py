@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -11,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cohort_data import FoldData
 from .conventions import CLASSES, slice_axis_first
 
 
@@ -47,23 +46,28 @@ def attention_in_mask(cam: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return {"attention in tumour": float(cam[mask].sum() / max(cam.sum(), 1e-8)), "tumour share of volume": float(brain_share)}
 
 
-def load_scan(image_path: str, seg_path: str | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
-    """A prepared volume as the model reads it, ``(1, D, H, W)``, and its tumour mask ``(D, H, W)`` when given."""
-    image = slice_axis_first(torch.from_numpy(nib.load(image_path).get_fdata()).float()[None])
-    if not seg_path:
-        return image, None
-    return image, slice_axis_first(torch.from_numpy(nib.load(seg_path).get_fdata() > 0)[None])[0].numpy()
+def load_mask(seg_path: str) -> np.ndarray:
+    """A prepared tumour segmentation as a boolean ``(D, H, W)`` mask, on the same grid as the model's input."""
+    return slice_axis_first(torch.from_numpy(nib.load(seg_path).get_fdata() > 0)[None])[0].numpy()
 
 
-def tumour_attention(model: nn.Module, subjects: Iterable, layer: str = "layer4") -> pd.DataFrame:
-    """Grad-CAM of every subject with a tumour mask (manifest rows with ``image_t1ce`` and ``seg``): the share of the
-    attention inside the tumour, the tumour's share of the volume, and their ratio (1: no preference for the tumour).
-    One subject is an anecdote; the mean ratio over a fold is a measurement."""
+def tumour_cases(data: FoldData) -> pd.DataFrame:
+    """The test subjects of a fold that have a tumour mask: their index in ``data.test``, id, label and mask path."""
+    seg = data.manifest.set_index("subject_id")["seg"] if "seg" in data.manifest else pd.Series(dtype=str)
+    rows = [{"index": i, "subject_id": s["subject_id"], "label": CLASSES[s["label"]], "seg": seg.get(s["subject_id"], "")}
+            for i, s in enumerate(data.test.subjects)]
+    cases = pd.DataFrame(rows, columns=["index", "subject_id", "label", "seg"])
+    return cases[cases["seg"] != ""].reset_index(drop=True)
+
+
+def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") -> pd.DataFrame:
+    """Grad-CAM of every test subject with a tumour mask: the share of the attention inside the tumour, the tumour's
+    share of the volume, and their ratio (1: no preference for the tumour). The image is the one the model is
+    evaluated on. One subject is an anecdote; the mean ratio over a fold is a measurement."""
     rows = []
-    for row in subjects:
-        image, mask = load_scan(row["image_t1ce"], row["seg"])
-        cam, predicted = grad_cam(model, image, layer=getattr(model, layer))
-        share = attention_in_mask(cam, mask)
-        rows.append({"subject_id": row["subject_id"], "label": row["label"], "predicted": CLASSES[predicted], **share,
+    for case in tumour_cases(data).itertuples(index=False):
+        cam, predicted = grad_cam(model, data.test[case.index]["image"], layer=getattr(model, layer))
+        share = attention_in_mask(cam, load_mask(case.seg))
+        rows.append({"subject_id": case.subject_id, "label": case.label, "predicted": CLASSES[predicted], **share,
                      "ratio": share["attention in tumour"] / max(share["tumour share of volume"], 1e-8)})
     return pd.DataFrame(rows)

@@ -154,7 +154,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
     began = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
     bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress,
-               unit="vol")
+               unit="batch")
     batches = iter(loader)
     while config.max_steps_per_epoch is None or step < config.max_steps_per_epoch:
         asked = time.perf_counter()

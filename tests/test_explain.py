@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from brainclf_lib import build_model
-from brainclf_lib.explain import attention_in_mask, grad_cam, load_scan, tumour_attention
-from brainclf_lib.prepare import read_manifest
+from brainclf_lib.cohort_data import load_fold
+from brainclf_lib.explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
 
 
 def test_grad_cam_is_a_unit_map_of_the_input_shape_for_the_predicted_class():
@@ -26,13 +26,17 @@ def test_attention_in_mask_is_one_on_the_mask_and_the_share_when_uniform():
     assert uniform["attention in tumour"] == pytest.approx(uniform["tumour share of volume"]) == pytest.approx(1 / 8)
 
 
-def test_tumour_attention_measures_every_tumour_subject(prepared):
-    manifest = read_manifest(prepared)
-    tumours = manifest[manifest["seg"] != ""]
-    image, mask = load_scan(tumours.iloc[0]["image_t1ce"], tumours.iloc[0]["seg"])
-    assert image.shape[0] == 1 and mask.shape == image.shape[1:] and mask.any()
-    table = tumour_attention(build_model("mc3"), (row for _, row in tumours.iterrows()), layer="layer3")
-    assert list(table["subject_id"]) == list(tumours["subject_id"])
+def test_tumour_attention_measures_every_test_subject_with_a_tumour(tiny_config):
+    data = load_fold(tiny_config)
+    cases = tumour_cases(data)
+    test_ids = [s["subject_id"] for s in data.test.subjects]
+    with_mask = data.manifest.set_index("subject_id").loc[test_ids, "seg"]
+    assert list(cases["subject_id"]) == list(with_mask[with_mask != ""].index) and len(cases) > 0
+    assert set(cases["label"]) <= {"LGG", "HGG"}
+    mask = load_mask(cases["seg"].iloc[0])
+    assert mask.dtype == bool and mask.any() and mask.shape == data.test[int(cases["index"].iloc[0])]["image"].shape[1:]
+    table = tumour_attention(build_model("mc3"), data, layer="layer3")
+    assert list(table["subject_id"]) == list(cases["subject_id"])
     assert set(table["predicted"]) <= {"Healthy", "LGG", "HGG"}
     assert np.allclose(table["ratio"], table["attention in tumour"] / table["tumour share of volume"])
     assert ((table["attention in tumour"] >= 0) & (table["attention in tumour"] <= 1)).all()
