@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import ExperimentConfig
+from .conventions import CLASSES
 from .datasets import VolumeDataset, augmentation, make_subjects
+from .losses import class_weights
 from .paths import data_dir, resolve
 from .prepare import MANIFEST, prepare, read_manifest
 from .preprocessing import PreprocessSettings
@@ -71,6 +74,15 @@ def load_fold(config: ExperimentConfig) -> FoldData:
         test=VolumeDataset(subjects(test_ids)),
         folder=folder,
     )
+
+
+def class_balance(data: FoldData) -> pd.DataFrame:
+    """Subjects per class in each split, and the loss weights the training split implies (taught in ``04_train``)."""
+    table = pd.DataFrame({name: np.bincount(split.labels, minlength=len(CLASSES)) for name, split in
+                          (("training subjects", data.train), ("validation", data.val), ("test", data.test))},
+                         index=CLASSES)
+    table.insert(1, "class weight", class_weights(data.train.labels).numpy().round(3))
+    return table
 
 
 def source_dataset(config: ExperimentConfig) -> VolumeDataset:

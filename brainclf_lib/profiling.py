@@ -71,14 +71,6 @@ class StepTimer:
         return time.perf_counter() - began
 
 
-def time_step(model: nn.Module, input_shape: tuple[int, ...], training: bool = True, repeats: int = 3,
-              warmup: int = 1, dtype: torch.dtype | None = None) -> float:
-    """Median seconds of one training step (forward, backward, Adam) or one inference, after warm-up."""
-    timer = StepTimer(model, input_shape, training, dtype)
-    times = [timer() for _ in range(warmup + repeats)]
-    return float(np.median(times[warmup:]))
-
-
 def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, size: int | None = None, repeats: int = 5,
                 tf32: bool = False) -> float:
     """Measured FLOP/s of a square matmul on ``device``: the yardstick for a model's achieved FLOP/s.

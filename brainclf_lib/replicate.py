@@ -111,6 +111,12 @@ def collect_runs(output_dir: str | Path) -> pd.DataFrame:
     return results_table(runs)
 
 
+def run_metrics(output_dir: str | Path, results: pd.DataFrame) -> dict[str, dict]:
+    """Each run's ``metrics.json`` (confusion matrices, bootstrap intervals), by run name, read once."""
+    folder = resolve(output_dir)
+    return {run: read_json(folder / run / "metrics.json") for run in results["run"].unique()}
+
+
 def paired_comparisons(output_dir: str | Path, results: pd.DataFrame) -> pd.DataFrame:
     """McNemar's exact test between every two models (architecture x initialisation) on the subjects both were
     tested on, pooled over folds: is a difference in accuracy more than which subjects happened to be drawn?"""

@@ -12,10 +12,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .cohort_data import source_dataset
 from .config import ExperimentConfig
 from .datasets import VolumeDataset
 from .io import save_torch
-from .models import ARCHS, build_model
+from .models import ARCHS, build_model, canonical_arch
 
 
 def train_rotation_source(arch: str, dataset: VolumeDataset, out: str | Path, epochs: int = 1, lr: float = 3e-4,
@@ -44,15 +45,13 @@ def make_source_weights(config: ExperimentConfig, out_dir: str | Path, archs: tu
                         epochs: int = 3, progress: bool = True) -> dict[str, Path]:
     """``<out_dir>/<arch>.pt`` for each architecture (kept if already there): the folder ``replicate`` takes as
     ``pretrained`` when Kinetics-400 weights are out of reach. Trained on :func:`source_dataset` volumes."""
-    from .cohort_data import source_dataset
-    from .models import canonical_arch
-
     dataset = None
     written = {}
     for arch in map(canonical_arch, archs):
         target = Path(out_dir) / f"{arch}.pt"
         if not target.exists():
-            dataset = dataset or source_dataset(config)
+            if dataset is None:
+                dataset = source_dataset(config)
             train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed,
                                   max_steps=config.max_steps_per_epoch, progress=progress)
         written[arch] = target

@@ -1,6 +1,8 @@
+import numpy as np
 import torch
 import torchio as tio
 
+from brainclf_lib.cohort_data import class_balance, load_fold
 from brainclf_lib.conventions import slice_axis_first, slice_axis_last
 from brainclf_lib.datasets import VolumeDataset, augmentation, make_subjects
 from brainclf_lib.prepare import read_manifest
@@ -37,3 +39,14 @@ def test_augmentation_presets():
     light = augmentation("light")
     assert [type(t).__name__ for t in light.transforms] == ["RandomAffine", "RandomFlip"]
     assert len(augmentation("heavy").transforms) == 6
+
+
+def test_class_balance_counts_every_split_and_weighs_by_the_training_fold(tiny_config):
+    data = load_fold(tiny_config)
+    table = class_balance(data)
+    assert list(table.index) == ["Healthy", "LGG", "HGG"]
+    assert list(table.columns) == ["training subjects", "class weight", "validation", "test"]
+    for column, split in (("training subjects", data.train), ("validation", data.val), ("test", data.test)):
+        assert table[column].sum() == len(split)
+    counts = table["training subjects"].to_numpy()
+    assert np.allclose(table["class weight"], (1 - counts / counts.sum()).round(3))  # the paper's W_c = 1 - n_c / N

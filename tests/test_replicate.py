@@ -8,7 +8,7 @@ import torch
 from brainclf_lib.cli import main
 from brainclf_lib.evaluation import cross_validate
 from brainclf_lib.pretrained import PretrainedWeightsUnavailable
-from brainclf_lib.replicate import paired_comparisons, replicate
+from brainclf_lib.replicate import paired_comparisons, replicate, run_metrics
 
 
 def _no_network(*args, **kwargs):
@@ -39,6 +39,10 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     assert len(paired) == 1 and paired.loc[0, "subjects"] == 12  # every subject is tested once over the 3 folds
     assert 0 <= paired.loc[0, "p_value"] <= 1
     assert paired.loc[0, "a_right_b_wrong"] + paired.loc[0, "b_right_a_wrong"] <= 12
+    metrics = run_metrics(tmp_path / "runs", table)
+    assert sorted(metrics) == sorted(table["run"].unique())
+    assert all(m["macro_f1"] == table.loc[table["run"] == run, "macro_f1"].iloc[0] for run, m in metrics.items())
+    assert np.asarray(metrics["r3d_18_scratch_fold0"]["confusion_normalised"]).shape == (3, 3)
     before = (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns
     replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",), pretrained=str(tmp_path / "sources"),
               progress=False)  # finished runs are skipped
