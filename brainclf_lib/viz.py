@@ -112,8 +112,10 @@ def confusion(matrix: Sequence[Sequence[float]], title: str = "", normalised: bo
 
 
 def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
-    """The paper's Fig. 7: one metric per class (columns) and model (rows)."""
-    pivot = table.pivot_table(index="model_init", columns="class", values=metric, aggfunc="mean", dropna=False).reindex(columns=list(CLASSES))
+    """The paper's Fig. 7: one metric per class (columns) and model and initialisation (rows), averaged over folds.
+    ``table`` is :func:`replicate.collect_runs`' results table."""
+    rows = table.assign(model_init=table["model"] + " · " + table["init"])
+    pivot = rows.pivot_table(index="model_init", columns="class", values=metric, aggfunc="mean", dropna=False).reindex(columns=list(CLASSES))
     figure = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index), colorscale="Viridis",
                                   zmin=0, zmax=1, text=np.round(pivot.to_numpy(), 2), texttemplate="%{text}"))
     return figure.update_layout(title=metric, height=120 + 40 * len(pivot), width=520)

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from brainclf_lib import viz
 from brainclf_lib.cli import main
 from brainclf_lib.evaluation import cross_validate
 from brainclf_lib.pretrained import PretrainedWeightsUnavailable
@@ -43,6 +44,10 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     assert sorted(metrics) == sorted(table["run"].unique())
     assert all(m["macro_f1"] == table.loc[table["run"] == run, "macro_f1"].iloc[0] for run, m in metrics.items())
     assert np.asarray(metrics["r3d_18_scratch_fold0"]["confusion_normalised"]).shape == (3, 3)
+    heatmap = viz.metric_heatmap(table, "f1").data[0]  # Fig. 7 straight from the results table
+    assert sorted(heatmap.y) == ["ResNet3D · pretrained", "ResNet3D · scratch"] and list(heatmap.x) == ["Healthy", "LGG", "HGG"]
+    assert np.allclose(np.asarray(heatmap.z)[list(heatmap.y).index("ResNet3D · scratch")],
+                       table[table["init"] == "scratch"].groupby("class")["f1"].mean()[["Healthy", "LGG", "HGG"]])
     before = (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns
     replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",), pretrained=str(tmp_path / "sources"),
               progress=False)  # finished runs are skipped
