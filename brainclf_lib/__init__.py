@@ -1,29 +1,107 @@
 """brainclf: replicate deep spatio-spatial models for brain-tumour classification (Chatterjee et al., 2022).
 
-The library computes; the notebooks in ``notebooks/`` teach and call it. Tensors are ``(N, C, D, H, W)`` with
-``D`` the axial slice axis (see :mod:`brainclf_lib.conventions`).
+The library computes; the notebooks in ``notebooks/`` teach and call it, importing only the names below (its public
+API). Tensors are ``(N, C, D, H, W)`` with ``D`` the axial slice axis (see :mod:`brainclf_lib.conventions`).
+
+The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` -> ``metrics``, ``losses``,
+``preprocessing``, ``pretrained``, ``models``, ``config`` -> ``synthetic/``, ``discovery``, ``prepare``, ``splits``,
+``datasets``, ``cohort_data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
+``replicate``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``viz``, ``paper``, ``baseline``
+and ``profiling`` stand beside them. A test fails on an import cycle.
 """
 
-from .config import PRESETS, ExperimentConfig, preset
-from .conventions import CLASSES, slice_axis_first
+from . import viz
+from .baseline import histogram_baseline
+from .cohort_data import FoldData, class_balance, dataset_folder, load_fold, prepare_data, preprocess_settings
+from .config import PRESETS, ExperimentConfig, make_config
+from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
+from .datasets import VolumeDataset, augmentation
+from .evaluation import evaluate, metrics_of, predict_subjects
+from .explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
+from .files import read_json, write_csv, write_json
+from .inference import Predictor
 from .losses import class_weights, weighted_cross_entropy
-from .metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar
-from .models import ARCHS, build_model, canonical_arch, parameter_table
+from .metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, metrics_table
+from .models import ARCHS, PAPER_NAMES, build_model, canonical_arch, count_trainable, parameter_table, stage_shapes
+from .paper import REPORTED, side_by_side
+from .paths import resolve
+from .prepare import read_manifest
+from .preprocessing import load_volume, preprocessing_steps, step_table
+from .pretrained import PretrainedWeightsUnavailable
+from .profiling import benchmark_steps, conv_kernels, matmul_peaks, parse_setting, reference_results
+from .replicate import collect_runs, cross_validate, paired_comparisons, replicate, run_metrics
+from .run import Run, find_runs, run_name
+from .runtime import environment, pick_device
+from .source_task import make_source_weights
+from .training import fit, train_epoch
 
 __all__ = [
     "ARCHS",
     "CLASSES",
+    "CLASS_TO_INDEX",
+    "PAPER_NAMES",
     "PRESETS",
+    "REPORTED",
     "ExperimentConfig",
+    "FoldData",
+    "Predictor",
+    "PretrainedWeightsUnavailable",
+    "Run",
+    "VolumeDataset",
     "aggregate_folds",
+    "attention_in_mask",
+    "augmentation",
+    "benchmark_steps",
     "bootstrap_ci",
     "build_model",
     "canonical_arch",
+    "class_balance",
     "class_weights",
     "classification_metrics",
+    "collect_runs",
+    "conv_kernels",
+    "count_trainable",
+    "cross_validate",
+    "dataset_folder",
+    "environment",
+    "evaluate",
+    "find_runs",
+    "fit",
+    "grad_cam",
+    "histogram_baseline",
+    "load_fold",
+    "load_mask",
+    "load_volume",
+    "make_config",
+    "make_source_weights",
+    "matmul_peaks",
     "mcnemar",
+    "metrics_of",
+    "metrics_table",
+    "paired_comparisons",
     "parameter_table",
-    "preset",
+    "parse_setting",
+    "pick_device",
+    "predict_subjects",
+    "prepare_data",
+    "preprocess_settings",
+    "preprocessing_steps",
+    "read_json",
+    "read_manifest",
+    "reference_results",
+    "replicate",
+    "resolve",
+    "run_metrics",
+    "run_name",
+    "side_by_side",
     "slice_axis_first",
+    "stage_shapes",
+    "step_table",
+    "train_epoch",
+    "tumour_attention",
+    "tumour_cases",
+    "viz",
     "weighted_cross_entropy",
+    "write_csv",
+    "write_json",
 ]

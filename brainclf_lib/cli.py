@@ -1,6 +1,7 @@
 """``brainclf``: thin command-line wrappers over the library.
 
-Exit codes: 0 success; 1 a run failed (bad input, NaN loss, unavailable weights); 2 wrong usage (argparse).
+Exit codes: 0 success; 1 a run failed (bad input, NaN loss, unavailable weights, a locked or differing run folder);
+2 wrong usage (argparse).
 """
 
 from __future__ import annotations
@@ -11,7 +12,19 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import PRESETS, ExperimentConfig, preset
+from .cohort_data import prepare_data
+from .config import PRESETS, ExperimentConfig, make_config
+from .errors import BadInputError
+from .evaluation import evaluate
+from .execute import run_notebooks
+from .inference import Predictor
+from .models import parameter_table
+from .prepare import prepare
+from .preprocessing import PreprocessSettings
+from .replicate import cross_validate, replicate
+from .source_task import make_source_weights
+from .synthetic import CohortSpec, generate_cohort
+from .training import fit
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -27,47 +40,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from .synthetic import CohortSpec, generate_cohort
-
     spec = CohortSpec(args.n_per_class, args.seed, args.difficulty, args.healthy_like)
     print(generate_cohort(args.out, spec, n_jobs=args.jobs))
     return EXIT_OK
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from .prepare import prepare
-    from .preprocessing import PreprocessSettings
-
     settings = PreprocessSettings(args.spacing, tuple(args.shape), args.skull_strip)
     n_healthy = None if args.n_healthy <= 0 else args.n_healthy
     print(prepare(args.out, args.brats, args.ixi, tuple(args.contrast or ["t1ce"]), n_healthy, settings, args.seed, args.jobs))
     return EXIT_OK
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .evaluation import cross_validate
-    from .training import fit
+def _data(args: argparse.Namespace) -> int:
+    print(prepare_data(_config(args)))
+    return EXIT_OK
 
+
+def _train(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.all_folds:
         summary = cross_validate(config, progress=not args.quiet)
         print(json.dumps({"macro_f1": summary["mean"]["macro_f1"], "accuracy": summary["mean"]["accuracy"]}))
     else:
-        print(fit(config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet))
+        run = fit(config, resume=args.resume, overwrite=args.overwrite, keep_last=args.keep_last,
+                  progress=not args.quiet)
+        print(run.folder)
     return EXIT_OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate
-
     metrics = evaluate(args.run)
     print(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1")}))
     return EXIT_OK
 
 
 def _replicate(args: argparse.Namespace) -> int:
-    from .replicate import replicate
-
     pretrained = None if args.pretrained in ("none", "") else args.pretrained
     table = replicate(_config(args), pretrained=pretrained, devices=args.devices, progress=not args.quiet)
     print(f"{table['run'].nunique()} runs in {Path(_config(args).output_dir) / 'results.csv'}")
@@ -75,8 +83,6 @@ def _replicate(args: argparse.Namespace) -> int:
 
 
 def _source(args: argparse.Namespace) -> int:
-    from .source_task import make_source_weights
-
     for arch, path in make_source_weights(_config(args), args.out, epochs=args.source_epochs,
                                           progress=not args.quiet).items():
         print(f"{arch}: {path}")
@@ -84,10 +90,7 @@ def _source(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .errors import BadInputError
-    from .inference import Predictor
-
-    predictor = Predictor(args.checkpoint, args.device)
+    predictor = Predictor(args.run, args.device)
     failed = 0
     for scan in args.scans:
         try:
@@ -99,15 +102,11 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    from .notebooks import run_notebooks
-
     run_notebooks(args.out, preset=args.preset, only=args.only)
     return EXIT_OK
 
 
 def _parameters(args: argparse.Namespace) -> int:
-    from .models import parameter_table
-
     print(parameter_table().to_string(index=False))
     return EXIT_OK
 
@@ -144,7 +143,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
     overrides = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig) if f.name != "preset"}
-    return preset(args.preset, **overrides)
+    return make_config(args.preset, **overrides)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -173,10 +172,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="processes (default: CPU count, at most 4)")
     p.set_defaults(func=_prepare)
 
+    p = commands.add_parser("data", help="the data step: generate (synthetic) and prepare the cohort, save its splits")
+    _add_config_options(p)
+    p.set_defaults(func=_data)
+
     p = commands.add_parser("train", help="train one fold (or --all-folds) and evaluate it")
     _add_config_options(p)
-    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run; reuse a finished one")
     p.add_argument("--overwrite", action="store_true", help="start afresh over an earlier run")
+    p.add_argument("--keep-last", action="store_true", help="keep last.pt (Adam's state) once the run is finished")
     p.add_argument("--all-folds", action="store_true", help="cross-validate: every fold, then mean ± std")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
@@ -203,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_source)
 
     p = commands.add_parser("predict", help="classify raw NIfTI scans with a trained run")
-    p.add_argument("--checkpoint", required=True, help="RUN/best.pt")
+    p.add_argument("--run", "--checkpoint", dest="run", required=True, help="a run folder (or its best.pt)")
     p.add_argument("scans", nargs="+", help="NIfTI scans, any orientation and voxel size")
     p.add_argument("--skull-strip", action="store_true", help="skull-strip the scans first (as for IXI)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")

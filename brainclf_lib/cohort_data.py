@@ -1,5 +1,10 @@
-"""From a config to the subjects of one fold: the prepared cohort (the synthetic one generated on first use),
-its saved splits, and the train / validation / test datasets. Taught in ``04_train``."""
+"""From a config to the subjects of one fold, in two explicit steps (taught in ``01`` and ``04_train``).
+
+:func:`prepare_data` is the data step: it generates the synthetic cohort if the config asks for it and it is not
+there yet, preprocesses it once (``brainclf prepare``), and saves the subject splits beside the manifest. It says
+what it does while it does it, and it is what ``brainclf data`` and every notebook's "Setup data" cell call.
+:func:`load_fold` only reads what that step wrote.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ import pandas as pd
 from .config import ExperimentConfig
 from .conventions import CLASSES
 from .datasets import VolumeDataset, augmentation, make_subjects
+from .errors import BadInputError
 from .losses import class_weights
 from .paths import data_dir, resolve
 from .prepare import MANIFEST, prepare, read_manifest
 from .preprocessing import PreprocessSettings
-from .splits import fold_subjects, holdout_splits, kfold_splits, save_splits, train_val_split
+from .splits import fold_subjects, holdout_splits, kfold_splits, read_splits, save_splits, train_val_split
 from .synthetic import IXI_DIR, CohortSpec, generate_cohort
 
 
@@ -25,18 +31,52 @@ def preprocess_settings(config: ExperimentConfig) -> PreprocessSettings:
 
 
 def dataset_folder(config: ExperimentConfig) -> Path:
-    """The prepared folder of ``config``: its ``data_root``, or the synthetic cohort, generated and prepared once."""
+    """Where ``config``'s prepared cohort is (or will be): its ``data_root``, or the synthetic cohort's own folder."""
     if config.data_root != "synthetic":
         return resolve(config.data_root)
-    spec = CohortSpec(n_per_class=config.n_per_class, seed=config.synthetic_seed, difficulty=config.synthetic_difficulty)
-    tag = f"n{spec.n_per_class}-d{spec.difficulty:g}-s{spec.seed}-{spec.healthy_like}"
+    spec = _cohort_spec(config)
     settings = preprocess_settings(config)
-    prepared = data_dir() / "prepared" / f"synthetic-{tag}-{'-'.join(config.contrasts)}-{settings.key}"
-    if not (prepared / MANIFEST).exists():
-        raw = generate_cohort(data_dir() / "synthetic" / tag, spec)
-        prepare(prepared, brats=raw, ixi=raw / IXI_DIR, contrasts=config.contrasts, n_healthy=None,
-                settings=settings, mask_cache=data_dir() / "prepared" / "skullstrip")
-    return prepared
+    return data_dir() / "prepared" / f"synthetic-{_cohort_tag(spec)}-{'-'.join(config.contrasts)}-{settings.key}"
+
+
+def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
+    """The data step: make sure ``config``'s cohort is prepared and its splits saved, and return its folder.
+
+    Taught in ``01_data_exploration``. The synthetic default is generated (seeded) and preprocessed on first use,
+    about 30 s a class of 16 subjects on two cores, and announced when that happens; later calls only check.
+    Real data must have been prepared with ``brainclf prepare`` (its folder holds ``manifest.csv``).
+
+    Args:
+        config: the experiment; its data settings (``data_root``, contrasts, spacing, shape, split, seed) decide.
+        verbose: print what is generated or prepared.
+
+    Returns:
+        The prepared folder, holding ``manifest.csv`` and ``splits_<name>.csv``.
+    """
+    folder = dataset_folder(config)
+    if not (folder / MANIFEST).exists():
+        if config.data_root != "synthetic":
+            raise BadInputError(f"{folder} holds no {MANIFEST}: prepare the raw data first "
+                                "(brainclf prepare --brats DIR --ixi DIR --out FOLDER)")
+        spec = _cohort_spec(config)
+        raw = data_dir() / "synthetic" / _cohort_tag(spec)
+        if verbose:
+            print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}, "
+                  f"difficulty {spec.difficulty:g}): generating it in {raw} and preparing it in {folder}", flush=True)
+        raw = generate_cohort(raw, spec)
+        prepare(folder, brats=raw, ixi=raw / IXI_DIR, contrasts=config.contrasts, n_healthy=None,
+                settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
+    splits_file = folder / f"splits_{splits_name(config)}.csv"
+    if not splits_file.exists():
+        if verbose:
+            print(f"[data] saving the subject splits in {splits_file}", flush=True)
+        save_splits(_make_splits(read_manifest(folder), config), folder, splits_name(config))
+    return folder
+
+
+def splits_name(config: ExperimentConfig) -> str:
+    """``kfold3_seed0`` or ``holdout3_seed0``: which splits file a config reads."""
+    return f"{config.split}{config.n_folds}_seed{config.seed}"
 
 
 @dataclass
@@ -51,14 +91,18 @@ class FoldData:
 
 
 def load_fold(config: ExperimentConfig) -> FoldData:
-    """Split the prepared cohort by subject (splits saved beside the manifest) and build the three datasets."""
+    """The train (augmented), validation and test datasets of ``config``'s fold, read from what
+    :func:`prepare_data` wrote: subjects are split as saved, never re-drawn.
+
+    Taught in ``04_train``.
+    """
     folder = dataset_folder(config)
+    splits_file = folder / f"splits_{splits_name(config)}.csv"
+    if not splits_file.exists():
+        raise FileNotFoundError(f"{splits_file} does not exist: run the data step first "
+                                "(prepare_data(config), or brainclf data with the same options)")
     manifest = read_manifest(folder)
-    if config.split == "kfold":
-        splits, name = kfold_splits(manifest, config.n_folds, config.seed), f"kfold{config.n_folds}_seed{config.seed}"
-    else:
-        splits, name = holdout_splits(manifest, config.n_folds, 0.3, config.seed), f"holdout{config.n_folds}_seed{config.seed}"
-    save_splits(splits, folder, name)
+    splits = read_splits(splits_file)
     train_ids, test_ids = fold_subjects(splits, config.fold)
     labels = manifest.set_index("subject_id").loc[train_ids, "label"].tolist()
     train_ids, val_ids = train_val_split(train_ids, labels, config.val_fraction, config.seed)
@@ -92,6 +136,21 @@ def source_dataset(config: ExperimentConfig) -> VolumeDataset:
     ``config``'s fold (so weights made for one fold must not be reused for another).
     """
     if config.data_root == "synthetic":
-        folder = dataset_folder(config.replace(synthetic_seed=config.synthetic_seed + 1))
+        folder = prepare_data(config.replace(synthetic_seed=config.synthetic_seed + 1))
         return VolumeDataset(make_subjects(read_manifest(folder), config.contrasts))
+    prepare_data(config)
     return load_fold(config).train
+
+
+def _cohort_spec(config: ExperimentConfig) -> CohortSpec:
+    return CohortSpec(n_per_class=config.n_per_class, seed=config.synthetic_seed, difficulty=config.synthetic_difficulty)
+
+
+def _cohort_tag(spec: CohortSpec) -> str:
+    return f"n{spec.n_per_class}-d{spec.difficulty:g}-s{spec.seed}-{spec.healthy_like}"
+
+
+def _make_splits(manifest: pd.DataFrame, config: ExperimentConfig) -> pd.DataFrame:
+    if config.split == "kfold":
+        return kfold_splits(manifest, config.n_folds, config.seed)
+    return holdout_splits(manifest, config.n_folds, 0.3, config.seed)

@@ -1,18 +1,20 @@
 """One configuration object for an experiment, with the paper's values as defaults.
 
-Taught in ``04_train``. Every run writes its config as ``config.json`` beside its results, and a config read back
-from that file is equal to the one that produced them.
+Taught in ``04_train``. Every run keeps its config beside its results (see :mod:`brainclf_lib.run`), and a config
+read back from there is equal to the one that produced them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .io import write_json
+from .conventions import AMP_SETTINGS, AUGMENTATIONS, SKULL_STRIPPERS, SPLITS, STEM_INITS
+from .files import read_json, write_json
+from .models import canonical_arch
+from .paths import PathLike
 
 
 @dataclass
@@ -53,12 +55,10 @@ class ExperimentConfig:
     seed: int = 0
     max_steps_per_epoch: int | None = None  # cut an epoch short (smoke tests only)
     # bookkeeping
-    output_dir: str = "runs"  # runs are written under output_dir/<run_name>
+    output_dir: str = "runs"  # each run is a folder under it, named by brainclf_lib.run.run_name
     preset: str = "paper"
 
     def __post_init__(self) -> None:
-        from .models import canonical_arch
-
         self.arch = canonical_arch(self.arch)
         self.contrasts = tuple(self.contrasts)
         self.input_shape = tuple(int(s) for s in self.input_shape)  # type: ignore[assignment]
@@ -72,14 +72,6 @@ class ExperimentConfig:
         if self.pretrained in ("", "none", "None", "scratch"):
             self.pretrained = None
 
-    @property
-    def run_name(self) -> str:
-        """``<arch>_<scratch|pretrained>_fold<k>``: one folder per run under ``output_dir``."""
-        from .models import canonical_arch
-
-        init = "scratch" if self.pretrained is None else "pretrained"
-        return f"{canonical_arch(self.arch)}_{init}_fold{self.fold}"
-
     def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
@@ -89,7 +81,7 @@ class ExperimentConfig:
         data["input_shape"] = list(self.input_shape)
         return data
 
-    def to_json(self, path: str | Path) -> Path:
+    def to_json(self, path: PathLike) -> Path:
         return write_json(path, self.to_dict())
 
     @classmethod
@@ -101,16 +93,16 @@ class ExperimentConfig:
         return cls(**data)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> ExperimentConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+    def from_json(cls, path: PathLike) -> ExperimentConfig:
+        return cls.from_dict(read_json(path))
 
 
-_CHOICES: dict[str, set[Any]] = {
-    "stem_init": {"random", "rgb_sum", "rgb_mean"},
-    "split": {"kfold", "holdout"},
-    "augmentation": {"light", "heavy", "none"},
-    "amp": {"auto", "off", "fp16", "bf16"},
-    "skull_strip": {"deepbet", "robex", "none"},
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "stem_init": STEM_INITS,
+    "split": SPLITS,
+    "augmentation": AUGMENTATIONS,
+    "amp": AMP_SETTINGS,
+    "skull_strip": SKULL_STRIPPERS,
 }
 
 #: Named presets: the paper's set-up, a CPU-sized one that still learns, and a smoke test for CI.
@@ -130,8 +122,24 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset(name: str, **overrides: Any) -> ExperimentConfig:
-    """The named preset with ``overrides`` applied; ``None`` overrides are ignored (papermill's unset values)."""
+def make_config(preset: str = "paper", **overrides: Any) -> ExperimentConfig:
+    """The named preset with ``overrides`` applied: how every notebook and command builds its configuration.
+
+    Taught in ``04_train``.
+
+    Args:
+        preset: ``paper`` (the paper's set-up), ``fast`` (a CPU in minutes) or ``smoke`` (seconds, learns nothing).
+        **overrides: any :class:`ExperimentConfig` field; ``None`` keeps the preset's value (papermill's unset
+            parameters). An unknown name is a ``ValueError`` that names it.
+
+    >>> make_config("fast", arch="mc3").arch, make_config("fast").epochs
+    ('mc3_18', 15)
+    """
+    name = preset
+    unknown = sorted(set(overrides) - {f.name for f in fields(ExperimentConfig)})
+    if unknown:
+        valid = ", ".join(f.name for f in fields(ExperimentConfig))
+        raise ValueError(f"Unknown configuration setting(s) {unknown}; valid settings are: {valid}")
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)}")
     values = {**PRESETS[name], "preset": name}

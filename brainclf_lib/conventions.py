@@ -17,6 +17,13 @@ import torch
 CLASSES: tuple[str, ...] = ("Healthy", "LGG", "HGG")
 CLASS_TO_INDEX: dict[str, int] = {name: index for index, name in enumerate(CLASSES)}
 
+#: The allowed values of the configuration's choices, checked in one place (``ExperimentConfig``).
+STEM_INITS: tuple[str, ...] = ("random", "rgb_sum", "rgb_mean")  # how a pre-trained 1-channel stem starts
+AUGMENTATIONS: tuple[str, ...] = ("light", "heavy", "none")  # the paper's two TorchIO pipelines, or none
+AMP_SETTINGS: tuple[str, ...] = ("auto", "off", "fp16", "bf16")  # autocast dtype
+SKULL_STRIPPERS: tuple[str, ...] = ("deepbet", "robex", "none")  # for the healthy (IXI) scans
+SPLITS: tuple[str, ...] = ("kfold", "holdout")  # 3-fold CV, or the "three 7:3 splits" reading
+
 
 def slice_axis_first(tensor: torch.Tensor) -> torch.Tensor:
     """Reorder a TorchIO ``(C, x, y, z)`` tensor to the models' ``(C, D=z, H=y, W=x)``.

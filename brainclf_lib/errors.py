@@ -11,3 +11,11 @@ class SplitLeakError(ValueError):
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss."""
+
+
+class RunExistsError(FileExistsError):
+    """A run folder holds an earlier run (a finished one, or one made by other settings) that the call would reuse."""
+
+
+class RunLockedError(RuntimeError):
+    """Another live process is training the run folder."""

@@ -11,29 +11,32 @@ from typing import Any
 
 import torch
 
-from .config import ExperimentConfig
 from .conventions import CLASSES, slice_axis_first
-from .io import load_torch
-from .models import build_model
+from .paths import PathLike
 from .preprocessing import PreprocessSettings, load_volume, preprocessing_steps
+from .run import Run
 from .runtime import amp_dtype, autocast, pick_device
 
 
 class Predictor:
-    """A run's best model and preprocessing, loaded once for many scans."""
+    """A run's best model and preprocessing, loaded once for many scans.
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto") -> None:
-        checkpoint = Path(checkpoint)
-        state = load_torch(checkpoint)
-        self.config = ExperimentConfig.from_dict(state["config"])
+    Args:
+        run: a :class:`~brainclf_lib.run.Run`, its folder, or the folder's best checkpoint.
+        device: ``auto``, ``cpu`` or ``cuda``.
+    """
+
+    def __init__(self, run: Run | PathLike, device: str = "auto") -> None:
+        if not isinstance(run, Run):
+            run = Run(Path(run).parent if Path(run).is_file() else run)
+        self.run = run
+        self.config = run.config
         self.device = pick_device(device)
-        self.model = build_model(self.config.arch, in_channels=len(self.config.contrasts), dropout=self.config.dropout)
-        self.model.load_state_dict(state["model"])
-        self.model.to(self.device).eval()
+        self.model = run.load_model(self.device)
         self.settings = PreprocessSettings(self.config.spacing, self.config.input_shape, self.config.skull_strip)
 
     @torch.no_grad()
-    def __call__(self, scan: str | Path, skull_strip: bool = False) -> dict[str, Any]:
+    def __call__(self, scan: PathLike, skull_strip: bool = False) -> dict[str, Any]:
         """``{"scan", "label", "probabilities": {class: p}}`` for one raw scan (one contrast per model channel)."""
         images = {c: load_volume(scan) for c in self.config.contrasts[:1]}
         if len(self.config.contrasts) > 1:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model
 
+from .conventions import STEM_INITS
 from .pretrained import TransferReport, load_source_state, transfer_weights
 
 #: Canonical architecture names, with the short aliases the notebooks and CLI accept.
@@ -65,8 +66,8 @@ def build_model(
     torch.Size([1, 3])
     """
     arch = canonical_arch(arch)
-    if stem_init not in ("random", "rgb_sum", "rgb_mean"):
-        raise ValueError(f"stem_init={stem_init!r} is not one of random, rgb_sum, rgb_mean")
+    if stem_init not in STEM_INITS:
+        raise ValueError(f"stem_init={stem_init!r} is not one of {', '.join(STEM_INITS)}")
     model = get_model(arch, weights=None)
     first = model.stem[0]
     model.stem[0] = nn.Conv3d(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: What every function that takes a file or folder accepts.
+PathLike = str | os.PathLike[str]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 
@@ -19,7 +22,7 @@ def runs_dir() -> Path:
     return Path(os.environ.get("BRAINCLF_RUNS", REPO_ROOT / "runs")).resolve()
 
 
-def resolve(path: str | Path, base: Path | None = None) -> Path:
+def resolve(path: PathLike, base: Path | None = None) -> Path:
     """Resolve a relative path against the repository root (not the current folder), so notebooks run anywhere."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else ((base or REPO_ROOT) / path).resolve()

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .discovery import RawSubject, discover_brats, discover_ixi, sample_healthy
 from .errors import BadInputError
-from .io import write_csv, write_json
+from .files import write_csv, write_json
 from .preprocessing import PreprocessSettings, load_volume, preprocessing_steps, save_volume
 
 MANIFEST = "manifest.csv"

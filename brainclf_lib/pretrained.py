@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model_weights
 
-from .io import load_torch
+from .files import load_torch
 
 STEM_PREFIX = "stem."
 HEAD_PREFIX = "fc."

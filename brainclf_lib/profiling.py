@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .models import build_model
+from .paths import REPO_ROOT
 from .runtime import autocast
 
 
@@ -111,43 +112,43 @@ def parse_setting(name: str) -> dict:
     """``fp16+cl``: a precision (fp32, fp16, bf16) with optional ``+cl`` (channels_last_3d) and ``+compile``."""
     precision, *switches = name.split("+")
     if precision not in PRECISIONS or not set(switches) <= {"cl", "compile"}:
-        raise ValueError(f"Unknown configuration {name!r}: use fp32|fp16|bf16 with optional +cl and +compile")
+        raise ValueError(f"Unknown setting {name!r}: use fp32|fp16|bf16 with optional +cl and +compile")
     return {"name": name, "dtype": PRECISIONS[precision], "precision": precision,
             "channels_last": "cl" in switches, "compile": "compile" in switches}
 
 
-def benchmark_steps(archs: list[str], shape: tuple[int, ...], configs: list[dict], device: torch.device, repeats: int,
+def benchmark_steps(archs: list[str], shape: tuple[int, ...], settings: list[dict], device: torch.device, repeats: int,
                     peaks: dict[str, float]) -> list[dict]:
-    """Per architecture and configuration: FLOPs, median step and inference time, FLOP/s, ratio to peak, memory."""
+    """Per architecture and setting (a precision and memory format, see :func:`parse_setting`): FLOPs, median step and inference time, FLOP/s, ratio to peak, memory."""
     rows = []
     for arch in archs:
         base = build_model(arch).to(device)
         forward, step_flops = count_flops(base, shape), count_flops(base, shape, training=True)
         timers, memory = {}, {}
-        for config in configs:
+        for setting in settings:
             model = copy.deepcopy(base)
-            if config["compile"]:
+            if setting["compile"]:
                 model = torch.compile(model)
-            train = StepTimer(model, shape, True, config["dtype"], config["channels_last"])
-            infer = StepTimer(model, shape, False, config["dtype"], config["channels_last"])
+            train = StepTimer(model, shape, True, setting["dtype"], setting["channels_last"])
+            infer = StepTimer(model, shape, False, setting["dtype"], setting["channels_last"])
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             train(), infer()  # warm-up (and compilation)
-            memory[config["name"]] = peak_memory_mb(device)
-            timers[config["name"]] = (train, infer, [], [])
+            memory[setting["name"]] = peak_memory_mb(device)
+            timers[setting["name"]] = (train, infer, [], [])
         for _ in range(repeats):
             for train, infer, train_times, infer_times in timers.values():
                 train_times.append(train())
                 infer_times.append(infer())
-        for config in configs:
-            _, _, train_times, infer_times = timers[config["name"]]
+        for setting in settings:
+            _, _, train_times, infer_times = timers[setting["name"]]
             step, inference = float(np.median(train_times)), float(np.median(infer_times))
             rows.append({
-                "arch": arch, "config": config["name"], "GFLOP fwd": round(forward / 1e9, 1),
+                "arch": arch, "setting": setting["name"], "GFLOP fwd": round(forward / 1e9, 1),
                 "GFLOP step": round(step_flops / 1e9, 1), "s/step": round(step, 4), "s/inference": round(inference, 4),
                 "GFLOP/s step": round(step_flops / step / 1e9, 1),
-                "% of peak": round(100 * step_flops / step / peaks[config["precision"]], 1),
-                "peak MiB": round(memory[config["name"]]),
+                "% of peak": round(100 * step_flops / step / peaks[setting["precision"]], 1),
+                "peak MiB": round(memory[setting["name"]]),
             })
         del base, timers
         if device.type == "cuda":
@@ -158,8 +159,6 @@ def benchmark_steps(archs: list[str], shape: tuple[int, ...], configs: list[dict
 def reference_results(folder: str | Path | None = None) -> pd.DataFrame:
     """The step table of every benchmark JSON shipped in ``benchmarks/results/``, one row per machine, shape,
     architecture and setting: what a run will cost, before it is started."""
-    from .paths import REPO_ROOT
-
     rows = []
     for path in sorted(Path(folder or REPO_ROOT / "benchmarks" / "results").glob("*.json")):
         result = json.loads(path.read_text())

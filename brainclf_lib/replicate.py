@@ -1,7 +1,8 @@
-"""``brainclf replicate``: the paper's grid, 3 architectures x {scratch, pre-trained} x 3 folds, in one table.
+"""``brainclf replicate``: the paper's grid, 3 architectures x {scratch, pre-trained} x 3 folds, in one table;
+and cross-validation, its one-architecture slice. Both sit above the training loop and call :func:`fit`.
 
 Taught in ``06_results``. Finished runs are skipped, so a grid killed half-way picks up where it stopped; with
-several devices, runs go in parallel, one per device.
+several devices, runs go in parallel, one per device. Runs are found by their stored config, not their folder name.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .config import ExperimentConfig
-from .conventions import CLASSES
-from .evaluation import is_complete
-from .io import read_json, write_csv
-from .metrics import PER_CLASS, mcnemar
+from .conventions import CLASS_TO_INDEX
+from .files import write_csv, write_json
+from .metrics import PER_CLASS, aggregate_folds, mcnemar
 from .models import ARCHS, PAPER_NAMES
-from .paths import resolve
-from .training import fit, run_dir_of
+from .paths import PathLike, resolve
+from .pretrained import PretrainedWeightsUnavailable, load_source_state
+from .run import Run, cv_summary_path, find_runs, init_label
+from .training import fit
 
 RESULTS = "results.csv"
 
@@ -42,7 +44,7 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
     """
     runs = [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
     _check_sources(runs)
-    todo = [run for run in runs if not is_complete(run_dir_of(run))]
+    todo = [run for run in runs if not Run.of(run).is_complete]
     devices = devices or [config.device]
     if len(devices) == 1:
         for run in todo:
@@ -55,20 +57,30 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
                 free.put(device)
             with ProcessPoolExecutor(len(devices), mp_context=context) as pool:
                 list(pool.map(_run_on_free_device, todo, [free] * len(todo)))
-    table = results_table([run_dir_of(run) for run in runs])
+    table = results_table([Run.of(run) for run in runs])
     write_csv(resolve(config.output_dir) / RESULTS, table)
     return table
 
 
-def results_table(run_dirs: list[Path]) -> pd.DataFrame:
+def cross_validate(config: ExperimentConfig, progress: bool = True) -> dict[str, Any]:
+    """Train and evaluate every fold (reusing finished ones), then write fold-wise and mean ± std metrics.
+
+    Taught in ``04_train``. The summary lands beside the runs, named by the experiment's digest.
+    """
+    folds = [fit(config.replace(fold=fold), resume=True, progress=progress).metrics for fold in range(config.n_folds)]
+    summary = {"folds": folds, **aggregate_folds(folds)}
+    write_json(cv_summary_path(config), summary)
+    return summary
+
+
+def results_table(runs: list[Run]) -> pd.DataFrame:
     """The tidy table the results notebook reads: run, arch, init, fold, class and every figure."""
     rows = []
-    for run_dir in run_dirs:
-        config = ExperimentConfig.from_json(run_dir / "config.json")
-        metrics = read_json(run_dir / "metrics.json")
-        common = {"run": run_dir.name, "arch": config.arch, "model": PAPER_NAMES[config.arch],
-                  "init": "scratch" if config.pretrained is None else "pretrained", "fold": config.fold,
-                  "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "weighted_f1": metrics["weighted_f1"]}
+    for run in runs:
+        config, metrics = run.config, run.metrics
+        common = {"run": run.name, "arch": config.arch, "model": PAPER_NAMES[config.arch], "init": init_label(config),
+                  "fold": config.fold, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+                  "weighted_f1": metrics["weighted_f1"]}
         for name, values in metrics["per_class"].items():
             rows.append({**common, "class": name, **{k: values[k] for k in (*PER_CLASS, "support")}})
     return pd.DataFrame(rows)
@@ -82,8 +94,6 @@ def _with_source(config: ExperimentConfig, pretrained: str | None) -> Experiment
 
 def _check_sources(runs: list[ExperimentConfig]) -> None:
     """Fail before the first run, not hours into the grid, when a pre-trained arm's weights cannot be had."""
-    from .pretrained import PretrainedWeightsUnavailable, load_source_state
-
     for source, arch in dict.fromkeys((run.pretrained, run.arch) for run in runs if run.pretrained):
         try:
             load_source_state(source, arch)
@@ -102,28 +112,29 @@ def _run_on_free_device(config: ExperimentConfig, free) -> None:
         free.put(device)
 
 
-def collect_runs(output_dir: str | Path) -> pd.DataFrame:
-    """The results table of every finished run under ``output_dir`` (what ``06_results`` reads)."""
-    from .evaluation import is_complete
+def collect_runs(output_dir: PathLike, like: ExperimentConfig | None = None) -> pd.DataFrame:
+    """The results table of every finished run under ``output_dir`` (what ``06_results`` reads).
 
+    Args:
+        like: keep only the runs of this experiment (every setting equal but architecture, fold and pre-trained
+            weights), so a grid at other settings in the same folder never mixes in.
+    """
+    return results_table(find_runs(output_dir, like=like))
+
+
+def run_metrics(output_dir: PathLike, results: pd.DataFrame) -> dict[str, dict]:
+    """Each run's metrics (confusion matrices, bootstrap intervals), by run name, read once."""
     folder = resolve(output_dir)
-    runs = sorted(p for p in folder.glob("*_fold*") if p.is_dir() and is_complete(p)) if folder.exists() else []
-    return results_table(runs)
+    return {name: Run(folder / name).metrics for name in results["run"].unique()}
 
 
-def run_metrics(output_dir: str | Path, results: pd.DataFrame) -> dict[str, dict]:
-    """Each run's ``metrics.json`` (confusion matrices, bootstrap intervals), by run name, read once."""
-    folder = resolve(output_dir)
-    return {run: read_json(folder / run / "metrics.json") for run in results["run"].unique()}
-
-
-def paired_comparisons(output_dir: str | Path, results: pd.DataFrame) -> pd.DataFrame:
+def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFrame:
     """McNemar's exact test between every two models (architecture x initialisation) on the subjects both were
     tested on, pooled over folds: is a difference in accuracy more than which subjects happened to be drawn?"""
     folder = resolve(output_dir)
     predictions = {}
     for (model, init), runs in results.groupby(["model", "init"]):
-        frames = [pd.read_csv(folder / run / "predictions.csv") for run in runs["run"].unique()]
+        frames = [Run(folder / name).predictions for name in runs["run"].unique()]
         predictions[f"{model} · {init}"] = pd.concat(frames).set_index("subject_id")
     rows = []
     for a, b in itertools.combinations(predictions, 2):
@@ -131,8 +142,8 @@ def paired_comparisons(output_dir: str | Path, results: pd.DataFrame) -> pd.Data
         if common.empty:
             continue
         first, second = predictions[a].loc[common], predictions[b].loc[common]
-        truth = first["label"].map(CLASSES.index)
-        test = mcnemar(truth, first["pred"].map(CLASSES.index), second["pred"].map(CLASSES.index))
+        truth = first["label"].map(CLASS_TO_INDEX)
+        test = mcnemar(truth, first["pred"].map(CLASS_TO_INDEX), second["pred"].map(CLASS_TO_INDEX))
         rows.append({"model A": a, "model B": b, "subjects": len(common),
                      "accuracy A": float((first["pred"] == first["label"]).mean()),
                      "accuracy B": float((second["pred"] == second["label"]).mean()), **test})

@@ -10,41 +10,54 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .cohort_data import source_dataset
 from .config import ExperimentConfig
-from .datasets import VolumeDataset
-from .io import save_torch
+from .datasets import VolumeDataset, make_loader
+from .files import save_torch
 from .models import ARCHS, build_model, canonical_arch
+from .paths import PathLike
+from .runtime import pick_device
+from .training import train_epoch
 
 
-def train_rotation_source(arch: str, dataset: VolumeDataset, out: str | Path, epochs: int = 1, lr: float = 3e-4,
-                          seed: int = 0, max_steps: int | None = None, progress: bool = True) -> Path:
-    """Train ``arch`` to predict in-plane rotations of the volumes in ``dataset``; save its state dict to ``out``."""
+def rotate_quarters(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn each volume of a batch ``(N, C, D, H, W)`` by a random multiple of 90 degrees in-plane (cropped square
+    first, so every turn has the same shape); the multiples are the labels."""
+    side = min(images.shape[-2:])
+    quarters = torch.randint(4, (len(images),), generator=generator)
+    square = images[..., :side, :side]
+    rotated = torch.stack([torch.rot90(volume, int(k), dims=(-2, -1)) for volume, k in zip(square, quarters, strict=True)])
+    return rotated, quarters
+
+
+def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epochs: int = 1, lr: float = 3e-4,
+                          seed: int = 0, max_steps: int | None = None, device: str = "auto",
+                          progress: bool = True) -> Path:
+    """Train ``arch`` to predict in-plane rotations of the volumes in ``dataset``; save its state dict to ``out``.
+
+    The loop is :func:`~brainclf_lib.training.train_epoch`, with the rotation as the target.
+    """
     torch.manual_seed(seed)
-    model = build_model(arch, n_classes=4, in_channels=dataset[0]["image"].shape[0])
+    target_device = pick_device(device)
+    model = build_model(arch, n_classes=4, in_channels=dataset[0]["image"].shape[0]).to(target_device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    model.train()
     for epoch in range(epochs):
-        order = torch.randperm(len(dataset), generator=generator).tolist()[:max_steps]
-        for index in tqdm(order, desc=f"source task epoch {epoch + 1}", leave=False, disable=not progress):
-            image = dataset[index]["image"]
-            quarter = int(torch.randint(4, (1,), generator=generator))
-            rotated = torch.rot90(image[..., : min(image.shape[-2:]), : min(image.shape[-2:])], quarter, dims=(-2, -1))
-            loss = loss_fn(model(rotated[None]), torch.tensor([quarter]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return save_torch(out, model.state_dict())
+        loader = make_loader(dataset, batch_size=1, shuffle=True, num_workers=0, seed=seed * 1000 + epoch)
+        train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device=target_device, max_steps=max_steps,
+                    description=f"source task epoch {epoch + 1}", progress=progress,
+                    targets=lambda batch: rotate_quarters(batch["image"], generator))
+    return save_torch(out, {key: value.cpu() for key, value in model.state_dict().items()})
 
 
-def make_source_weights(config: ExperimentConfig, out_dir: str | Path, archs: tuple[str, ...] = ARCHS,
+def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tuple[str, ...] = ARCHS,
                         epochs: int = 3, progress: bool = True) -> dict[str, Path]:
     """``<out_dir>/<arch>.pt`` for each architecture (kept if already there): the folder ``replicate`` takes as
-    ``pretrained`` when Kinetics-400 weights are out of reach. Trained on :func:`source_dataset` volumes."""
+    ``pretrained`` when Kinetics-400 weights are out of reach. Trained on :func:`source_dataset` volumes.
+
+    Taught in ``05_transfer_learning``.
+    """
     dataset = None
     written = {}
     for arch in map(canonical_arch, archs):
@@ -53,6 +66,6 @@ def make_source_weights(config: ExperimentConfig, out_dir: str | Path, archs: tu
             if dataset is None:
                 dataset = source_dataset(config)
             train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed,
-                                  max_steps=config.max_steps_per_epoch, progress=progress)
+                                  max_steps=config.max_steps_per_epoch, device=config.device, progress=progress)
         written[arch] = target
     return written

@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, train_test_split
 
 from .errors import SplitLeakError
-from .io import write_csv
+from .files import write_csv
+from .paths import PathLike
 
 
 def kfold_splits(manifest: pd.DataFrame, n_folds: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -56,8 +57,17 @@ def train_val_split(subject_ids: list[str], labels: list[str], val_fraction: flo
     return list(train), list(val)
 
 
-def save_splits(splits: pd.DataFrame, folder: str | Path, name: str) -> Path:
+def save_splits(splits: pd.DataFrame, folder: PathLike, name: str) -> Path:
+    """Write the splits as ``<folder>/splits_<name>.csv``, where every later run reads them."""
     return write_csv(Path(folder) / f"splits_{name}.csv", splits)
+
+
+def read_splits(path: PathLike) -> pd.DataFrame:
+    """Splits saved by :func:`save_splits`, checked for leaks; subject IDs stay strings."""
+    splits = pd.read_csv(path, dtype={"subject_id": str, "label": str, "role": str})
+    for fold in splits["fold"].unique():
+        fold_subjects(splits, fold)
+    return splits
 
 
 def _table(manifest: pd.DataFrame, folds: Iterable) -> pd.DataFrame:

@@ -1,8 +1,9 @@
-"""``fit(config)``: the paper's training loop, resumable, with atomic checkpoints and a per-epoch log.
+"""``fit(config)``: the paper's training loop, resumable, locked, with durable checkpoints and a per-epoch log.
 
-Taught in ``04_train``. Weighted cross-entropy from the training fold's labels, Adam, autocast, a ``last`` and a
-``best`` checkpoint. Each epoch is seeded from ``(seed, epoch)``, so a run killed after epoch k and resumed ends
-with the same weights as one never interrupted.
+Taught in ``04_train``, where one training step is written out in a cell before ``fit`` runs it for every batch
+and epoch. Weighted cross-entropy from the training fold's labels, Adam, autocast, a ``last`` and a ``best``
+checkpoint. Each epoch is seeded from ``(seed, epoch)``, so a run killed at any moment and resumed ends with the
+same weights as one never interrupted.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 
-import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -21,15 +21,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from .cohort_data import FoldData, load_fold
+from .cohort_data import FoldData, load_fold, prepare_data
 from .config import ExperimentConfig
 from .datasets import make_loader
 from .errors import NonFiniteLossError
-from .evaluation import evaluate_model, predict
-from .io import load_torch, save_torch, write_csv, write_json
+from .evaluation import evaluate_model, metrics_of, predict_subjects
 from .losses import weighted_cross_entropy
 from .models import build_model
-from .paths import resolve
+from .run import Run
 from .runtime import (
     amp_dtype,
     autocast,
@@ -44,28 +43,56 @@ from .runtime import (
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds", "data_wait"]
 
 
-def run_dir_of(config: ExperimentConfig) -> Path:
-    return resolve(config.output_dir) / config.run_name
+def fit(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, keep_last: bool = False,
+        progress: bool = True) -> Run:
+    """Train one fold, evaluate the best checkpoint on the held-out fold, and return the run.
 
-
-def fit(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> Path:
-    """Train one fold, evaluate the best checkpoint on the held-out fold, and return the run folder.
+    Taught in ``04_train``. The run folder is named by the config (:func:`brainclf_lib.run.run_name`), so changing
+    any setting that changes the result trains a run of its own. The folder is locked while this process trains it.
 
     Args:
-        resume: continue from ``last.pt`` if the run folder has one (a complete run is returned as it is).
-        overwrite: start afresh even if the run folder holds an earlier run.
+        config: the experiment.
+        resume: continue an unfinished run from its last checkpoint, and hand back a finished one as it is.
+        overwrite: start afresh over whatever the run folder holds.
+        keep_last: keep ``last.pt`` (the weights with Adam's state) after the run finishes; by default it is
+            dropped, as nothing reads it once the run is complete.
+        progress: show a progress bar per epoch.
+
+    Returns:
+        The :class:`~brainclf_lib.run.Run`: ``run.metrics``, ``run.log``, ``run.predictions``, ``run.load_model()``.
     """
-    return train(config, resume=resume, overwrite=overwrite, progress=progress)[1]
+    return _train(config, resume=resume, overwrite=overwrite, keep_last=keep_last, progress=progress)[1]
 
 
-def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> tuple[nn.Module, Path]:
-    """:func:`fit`, returning the trained model too (the DDP test compares ranks' weights)."""
+def _train(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, keep_last: bool = False,
+           progress: bool = True) -> tuple[nn.Module, Run]:
+    """:func:`fit`, returning the trained model too (the DDP test compares the ranks' weights)."""
     distributed = _init_distributed()
     rank = dist.get_rank() if distributed else 0
-    run_dir = run_dir_of(config)
-    if (run_dir / "last.pt").exists() and not (resume or overwrite):
-        raise FileExistsError(f"{run_dir} holds an earlier run: pass resume=True (--resume) or overwrite=True")
-    device = pick_device(config.device)
+    run = Run.of(config)
+    if rank == 0:
+        prepare_data(config)
+    if distributed:
+        dist.barrier()
+    with run.lock() if rank == 0 else nullcontext():
+        state = run.start(config, resume, overwrite) if rank == 0 else ("resume" if resume else "new")
+        if distributed:
+            shared = [state]
+            dist.broadcast_object_list(shared, src=0)
+            state = shared[0]
+        device = pick_device(config.device)
+        if state == "complete":
+            return run.load_model(device), run
+        model = _train_fold(config, run, state == "resume", device, distributed, rank, progress)
+        if rank == 0:
+            run.finish(keep_last)
+    if distributed:
+        dist.barrier()
+    return model, run
+
+
+def _train_fold(config: ExperimentConfig, run: Run, resume: bool, device: torch.device, distributed: bool, rank: int,
+                progress: bool) -> nn.Module:
     configure_backends(device)
     seed_everything(config.seed)
     data = load_fold(config)
@@ -79,16 +106,15 @@ def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fals
     loss_fn = weighted_cross_entropy(data.train.labels).to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     start, best, log = 0, -math.inf, []
-    if resume and (run_dir / "last.pt").exists():
-        state = load_torch(run_dir / "last.pt", device)
+    if resume and run.path(Run.LAST).exists():
+        state = run.load_last(device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         start, best = state["epoch"] + 1, state["best_score"]
-        log = pd.read_csv(run_dir / "log.csv").to_dict("records")[:start]
+        log = run.log.to_dict("records")[:start]
     if rank == 0:
-        config.to_json(run_dir / "config.json")
-        write_json(run_dir / "environment.json", environment(device, config.seed))
+        run.write_environment(environment(device, config.seed))
     step_model = DistributedDataParallel(model) if distributed else model
     if config.compile:
         step_model = torch.compile(step_model)
@@ -96,86 +122,108 @@ def train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fals
         began = time.perf_counter()
         seed_everything(config.seed * 1000 + epoch)
         loader = _train_loader(data, config, epoch, distributed, device)
-        stats = train_epoch(step_model, loader, loss_fn, optimizer, scaler, config, device, dtype, channels_last,
-                            epoch, run_dir, progress and rank == 0)
+        stats = train_epoch(step_model, loader, loss_fn, optimizer, scaler, device, dtype, channels_last=channels_last,
+                            accumulate=config.accumulate, max_steps=config.max_steps_per_epoch,
+                            description=f"epoch {epoch + 1}/{config.epochs}", progress=progress and rank == 0)
+        if stats.non_finite is not None:
+            raise NonFiniteLossError(
+                f"The training loss became {stats.non_finite[0]} at epoch {epoch}, step {stats.non_finite[1]} "
+                f"(subjects {stats.non_finite[2]}); the last good checkpoint is kept in {run.folder}. "
+                "Check those volumes for NaN values, or lower the learning rate."
+            )
         val = evaluate_model(model, data.val, device, dtype, loss_fn) if len(data.val) else None
         seconds = time.perf_counter() - began
-        row = {"epoch": epoch, "train_loss": stats.loss, "val_loss": val["loss"] if val else math.nan,
-               "val_accuracy": val["accuracy"] if val else math.nan,
-               "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": seconds,
-               "data_wait": stats.data_wait / seconds}
-        log.append(row)
+        log.append({"epoch": epoch, "train_loss": stats.loss, "val_loss": val["loss"] if val else math.nan,
+                    "val_accuracy": val["accuracy"] if val else math.nan,
+                    "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": seconds,
+                    "data_wait": stats.data_wait / seconds})
         score = _selection_score(val, epoch)
         if rank == 0:
-            write_csv(run_dir / "log.csv", pd.DataFrame(log, columns=LOG_COLUMNS))
+            run.write_log(log, LOG_COLUMNS)
             if score > best:
                 best = score
-                save_torch(run_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch, "config": config.to_dict()})
-            save_torch(run_dir / "last.pt", {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                             "scaler": scaler.state_dict(), "epoch": epoch, "best_score": best,
-                                             "config": config.to_dict()})
+                run.save_best(model, epoch, config)
+            run.save_last({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "scaler": scaler.state_dict(), "epoch": epoch, "best_score": best,
+                           "config": config.to_dict()})
         else:
             best = max(best, score)
     if distributed:  # BatchNorm statistics are updated locally after DDP's broadcast: take rank 0's
         for buffer in model.buffers():
             dist.broadcast(buffer, src=0)
     if rank == 0:
-        _finish(model, data, config, device, dtype, run_dir)
-    if distributed:
-        dist.barrier()
-    return model, run_dir
+        _evaluate_best(model, data, config, device, dtype, run)
+    return model
 
 
-def _finish(model: nn.Module, data: FoldData, config: ExperimentConfig, device, dtype, run_dir: Path) -> None:
-    """Evaluate the best checkpoint on the held-out fold: predictions.csv and metrics.json."""
-    from .evaluation import write_evaluation
-
-    if (run_dir / "best.pt").exists():
-        model.load_state_dict(load_torch(run_dir / "best.pt", device)["model"])
-    write_evaluation(run_dir, predict(model, data.test, device, dtype), config)
+def _evaluate_best(model: nn.Module, data: FoldData, config: ExperimentConfig, device: torch.device,
+                   dtype: torch.dtype | None, run: Run) -> None:
+    """Evaluate the best checkpoint on the held-out fold, once: ``predictions.csv`` and ``metrics.json``."""
+    if run.path(Run.BEST).exists():
+        model.load_state_dict(run.load_model(device).state_dict())
+    predictions = predict_subjects(model, data.test, device, dtype)
+    run.write_evaluation(predictions, metrics_of(predictions, config.seed))
 
 
 @dataclass
 class EpochStats:
-    """What one training epoch measured: mean loss, steps, and seconds in all and spent waiting for data."""
+    """What one training epoch measured: mean loss, steps, seconds in all and spent waiting for data, and the first
+    non-finite loss met (its value, step and subjects), if any: the epoch stops there."""
 
     loss: float
     steps: int
     seconds: float
     data_wait: float
+    non_finite: tuple[float, int, list[str]] | None = None
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                scaler: torch.amp.GradScaler, config: ExperimentConfig, device: torch.device, dtype: torch.dtype | None,
-                channels_last: bool = False, epoch: int = 0, run_dir: Path | None = None, progress: bool = False) -> EpochStats:
-    """One pass over ``loader``. Time blocked on the loader is counted apart: it is what data loading costs."""
+                scaler: torch.amp.GradScaler | None = None, device: torch.device | str = "cpu",
+                dtype: torch.dtype | None = None, channels_last: bool = False, accumulate: int = 1,
+                max_steps: int | None = None, description: str = "epoch", progress: bool = False,
+                targets=None) -> EpochStats:
+    """One pass over ``loader``: the training step of ``04_train`` for every batch. Time blocked on the loader is
+    counted apart: it is what data loading costs.
+
+    Every loop of the suite runs through here: :func:`fit`, the benchmark and the rotation source task.
+
+    Args:
+        model: in training mode on return.
+        loader: yields ``{"image", "label", "subject_id"}`` batches.
+        loss_fn: maps ``(logits, labels)`` to a scalar.
+        scaler: a ``GradScaler`` for fp16 autocast; ``None`` or a disabled one otherwise.
+        dtype: the autocast dtype, or ``None`` for full precision.
+        accumulate: batches whose gradients add up before an optimiser step.
+        max_steps: stop after this many batches (smoke runs).
+        targets: ``targets(batch) -> (images, labels)`` for tasks other than the labels' (the source task's
+            rotations); by default the batch's own image and label.
+    """
+    device = torch.device(device)
+    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
     model.train()
     total, count, waited, step = 0.0, 0, 0.0, 0
     began = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
-    bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress,
-               unit="batch")
+    bar = tqdm(total=len(loader), desc=description, leave=False, disable=not progress, unit="batch")
     batches = iter(loader)
-    while config.max_steps_per_epoch is None or step < config.max_steps_per_epoch:
+    while max_steps is None or step < max_steps:
         asked = time.perf_counter()
         batch = next(batches, None)
         waited += time.perf_counter() - asked
         if batch is None:
             break
-        images = batch["image"].to(device, non_blocking=True)
-        labels = batch["label"].to(device, non_blocking=True)
+        images, labels = targets(batch) if targets else (batch["image"], batch["label"])
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last_3d)
         with autocast(device, dtype):
             loss = loss_fn(model(images).float(), labels)
         if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"The training loss became {loss.item()} at epoch {epoch}, step {step} (subjects "
-                f"{list(batch['subject_id'])}); the last good checkpoint is kept in {run_dir}. "
-                "Check those volumes for NaN values, or lower the learning rate."
-            )
-        scaler.scale(loss / config.accumulate).backward()
-        if (step + 1) % config.accumulate == 0:
+            bar.close()
+            return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited,
+                              (loss.item(), step, list(batch["subject_id"])))
+        scaler.scale(loss / accumulate).backward()
+        if (step + 1) % accumulate == 0:
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)

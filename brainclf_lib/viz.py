@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
+import ipywidgets as widgets
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from IPython.display import display
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from .conventions import CLASSES
+from .files import atomic_write
 
 
 def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.ndarray:
@@ -54,9 +60,6 @@ def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str])
     Each slice is drawn as a PNG into an ``Image`` widget: changing a control only updates a widget's value, which
     also executes headless (no output capture, which can stall papermill's client).
     """
-    import ipywidgets as widgets
-    from IPython.display import display
-
     subject = widgets.Dropdown(options=list(subjects), description="subject")
     contrast = widgets.Dropdown(options=list(contrasts), description="contrast")
     axis = widgets.ToggleButtons(options=[("sagittal", 0), ("coronal", 1), ("axial", 2)], value=2, description="axis")
@@ -76,10 +79,6 @@ def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str])
 
 def _png(slice_2d: np.ndarray) -> bytes:
     """A grey-scale PNG of a slice, windowed to its 99.5th percentile."""
-    import io
-
-    from PIL import Image
-
     data = slice_2d.astype(float)
     high = np.percentile(data[data > 0], 99.5) if (data > 0).any() else 1.0
     buffer = io.BytesIO()
@@ -140,8 +139,6 @@ def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t
 
     IXI scans have T1 only; BraTS siblings of the manifest's file give the other contrasts.
     """
-    import nibabel as nib
-
     slices = {}
     for label in CLASSES:
         rows = manifest[manifest["label"] == label]
@@ -162,8 +159,6 @@ def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t
 
 def write_report(path, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> None:
     """A self-contained HTML report: tables, then figures (plotly's JavaScript embedded once)."""
-    from .io import atomic_write
-
     parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
     parts += [f"<h2>{name}</h2>{table.to_html(index=False, float_format='%.3f')}" for name, table in tables.items()]
     for i, (name, figure) in enumerate(figures.items()):

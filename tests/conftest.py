@@ -8,6 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from brainclf_lib.cohort_data import prepare_data
 from brainclf_lib.config import ExperimentConfig
 from brainclf_lib.prepare import prepare
 from brainclf_lib.preprocessing import PreprocessSettings
@@ -84,8 +85,11 @@ def prepared(raw_cohort, tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def tiny_config(prepared, tmp_path) -> ExperimentConfig:
-    return ExperimentConfig(
+    """A two-epoch r3d run on the tiny prepared cohort, its data step done."""
+    config = ExperimentConfig(
         arch="r3d_18", data_root=str(prepared), spacing=TINY.spacing, input_shape=TINY.input_shape,
         skull_strip="none", epochs=2, lr=1e-4, num_workers=0, val_fraction=0.0, output_dir=str(tmp_path / "runs"),
         augmentation="light", preset="test",
     )
+    prepare_data(config, verbose=False)
+    return config

@@ -7,9 +7,9 @@ import torch
 import torch.distributed as dist
 
 from brainclf_lib.config import ExperimentConfig
-from brainclf_lib.training import train
+from brainclf_lib.training import _train
 
 config = ExperimentConfig.from_dict(json.loads(sys.argv[1]))
-model, run_dir = train(config, progress=False)
-torch.save(model.state_dict(), run_dir / f"rank{dist.get_rank()}.pt")
+model, run = _train(config, progress=False)
+torch.save(model.state_dict(), run.folder / f"rank{dist.get_rank()}.pt")
 dist.destroy_process_group()

@@ -15,13 +15,13 @@ def test_the_benchmark_prints_and_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "benchmark.py"), "--shape", "8", "16", "16", "--archs", "mc3",
-         "--configs", "fp32", "fp32+cl", "--repeats", "1", "--epoch-volumes", "3", "--workers", "0", "--json", str(out)],
+         "--settings", "fp32", "fp32+cl", "--repeats", "1", "--epoch-volumes", "3", "--workers", "0", "--json", str(out)],
         capture_output=True, text=True, timeout=300, check=True,
     )
     assert "matmul peak fp32" in run.stdout and "data wait %" in run.stdout
     result = json.loads(out.read_text())
     assert result["shape"] == [8, 16, 16] and result["matmul_peak"]["fp32"] > 1e9
-    assert [row["config"] for row in result["steps"]] == ["fp32", "fp32+cl"]
+    assert [row["setting"] for row in result["steps"]] == ["fp32", "fp32+cl"]
     step = result["steps"][0]
     assert step["GFLOP step"] > 2 * step["GFLOP fwd"] > 0 and step["s/step"] > step["s/inference"] > 0
     (epoch,) = result["epochs"]

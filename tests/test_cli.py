@@ -22,7 +22,7 @@ def test_help_documents_every_option():
 
 
 def test_predict_any_orientation_and_voxel_size(tiny_config, tmp_path, raw_cohort, capsys):
-    run_dir = fit(tiny_config.replace(epochs=1), progress=False)
+    run = fit(tiny_config.replace(epochs=1), progress=False)
     brats, _ = raw_cohort
     source = next((brats / "HGG").glob("*/*_t1ce.nii.gz"))
     image = nib.load(source)
@@ -33,7 +33,7 @@ def test_predict_any_orientation_and_voxel_size(tiny_config, tmp_path, raw_cohor
     nib.save(nib.Nifti1Image(data, affine), sagittal)
     broken = tmp_path / "broken.nii.gz"
     broken.write_bytes(b"not a nifti")
-    code = main(["predict", "--checkpoint", str(run_dir / "best.pt"), str(source), str(broken), str(sagittal)])
+    code = main(["predict", "--run", str(run.folder), str(source), str(broken), str(sagittal)])
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 1 and len(lines) == 2 and str(broken) in err

@@ -1,6 +1,9 @@
+import re
+
 import pytest
 
-from brainclf_lib.config import ExperimentConfig, preset
+from brainclf_lib.config import ExperimentConfig, make_config
+from brainclf_lib.run import run_name
 
 
 def test_defaults_are_the_papers():
@@ -10,19 +13,21 @@ def test_defaults_are_the_papers():
 
 
 def test_config_round_trips_through_json(tmp_path):
-    config = preset("fast", arch="r2plus1d", pretrained="weights.pt", contrasts=("t1ce", "flair"), fold=2)
+    config = make_config("fast", arch="r2plus1d", pretrained="weights.pt", contrasts=("t1ce", "flair"), fold=2)
     config.to_json(tmp_path / "config.json")
     assert ExperimentConfig.from_json(tmp_path / "config.json") == config
-    assert config.run_name == "r2plus1d_18_pretrained_fold2"
+    assert re.fullmatch(r"r2plus1d_18_pretrained_fold2-[0-9a-f]{8}", run_name(config))
 
 
 def test_presets_and_bad_values():
-    assert preset("fast", epochs=None).epochs == preset("fast").epochs  # papermill's unset values are ignored
+    assert make_config("fast", epochs=None).epochs == make_config("fast").epochs  # papermill's unset values are ignored
     with pytest.raises(ValueError, match="valid presets"):
-        preset("huge")
+        make_config("huge")
     with pytest.raises(ValueError, match="augmentation"):
         ExperimentConfig(augmentation="extreme")
     with pytest.raises(ValueError, match="fold"):
         ExperimentConfig(fold=3)
     with pytest.raises(ValueError, match="Unknown config keys"):
         ExperimentConfig.from_dict({"learning_rate": 1})
+    with pytest.raises(ValueError, match=r"Unknown configuration setting\(s\) \['learning_rate'\].*valid settings are: arch"):
+        make_config("fast", learning_rate=1e-4)

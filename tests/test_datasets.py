@@ -5,6 +5,8 @@ import torchio as tio
 from brainclf_lib.cohort_data import class_balance, load_fold
 from brainclf_lib.conventions import slice_axis_first, slice_axis_last
 from brainclf_lib.datasets import VolumeDataset, augmentation, make_subjects
+from brainclf_lib.evaluation import predict_subjects
+from brainclf_lib.models import build_model
 from brainclf_lib.prepare import read_manifest
 
 
@@ -50,3 +52,18 @@ def test_class_balance_counts_every_split_and_weighs_by_the_training_fold(tiny_c
         assert table[column].sum() == len(split)
     counts = table["training subjects"].to_numpy()
     assert np.allclose(table["class weight"], (1 - counts / counts.sum()).round(3))  # the paper's W_c = 1 - n_c / N
+
+
+def test_evaluation_sees_each_subject_as_it_is(tiny_config):
+    """The guard against augmenting the test set: reading a held-out subject twice gives the same tensor, and a
+    model gives it the same prediction, while the training split's reads differ (they are augmented)."""
+    data = load_fold(tiny_config)
+    assert data.val.transform is None and data.test.transform is None and data.train.transform is not None
+    for index in range(len(data.test)):
+        assert torch.equal(data.test[index]["image"], data.test[index]["image"])
+    model = build_model("mc3")
+    first, second = predict_subjects(model, data.test), predict_subjects(model, data.test)
+    assert first.equals(second)
+    torch.manual_seed(0)
+    reads = [data.train[0]["image"] for _ in range(4)]
+    assert not all(torch.equal(reads[0], other) for other in reads[1:])

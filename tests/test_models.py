@@ -2,7 +2,7 @@ import pytest
 import torch
 from torchvision.models import get_model
 
-from brainclf_lib.io import save_torch
+from brainclf_lib.files import save_torch
 from brainclf_lib.models import ARCHS, build_model, canonical_arch, parameter_table, stage_shapes
 from brainclf_lib.pretrained import PretrainedWeightsUnavailable, kinetics_weights_file
 

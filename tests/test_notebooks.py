@@ -1,10 +1,9 @@
 """Every notebook executes headless, top to bottom, in its smoke mode, and writes what the next one reads."""
 
-import json
-
 import nbformat
 
-from brainclf_lib.notebooks import ORDER, run_notebooks
+from brainclf_lib.execute import ORDER, run_notebooks
+from brainclf_lib.run import find_runs
 
 
 def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
@@ -15,9 +14,10 @@ def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
         book = nbformat.read(path, as_version=4)
         errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, path.name
-    runs = tmp_path / "out" / "runs"
-    for arch in ("r3d_18", "mc3_18", "r2plus1d_18"):
-        assert json.loads((runs / f"{arch}_scratch_fold0" / "metrics.json").read_text())["n"] > 0
+    runs = find_runs(tmp_path / "out" / "runs")
+    scratch = {run.config.arch: run for run in runs if run.config.pretrained is None and run.config.fold == 0}
+    assert sorted(scratch) == ["mc3_18", "r2plus1d_18", "r3d_18"]
+    assert all(run.metrics["n"] > 0 for run in scratch.values())
     report = tmp_path / "out"
     assert (report / "report.html").stat().st_size > 10_000 and (report / "tables.csv").exists()
     assert (report / "montage.html").exists()

@@ -1,5 +1,6 @@
 """The project's promises about itself: pins agree, notebooks carry no outputs, CI runs the README's command."""
 
+import ast
 import json
 import re
 import tomllib
@@ -8,7 +9,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from brainclf_lib.notebooks import ORDER
+from brainclf_lib.execute import ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +51,77 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make demo" in readme
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def _library_imports() -> dict[str, set[str]]:
+    """Each library module and the library modules it imports, at any depth of its code."""
+    package = ROOT / "brainclf_lib"
+    modules = {p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__"): p
+               for p in package.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                stem = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
+                for alias in node.names:
+                    targets.add(f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in modules else stem)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_the_library_has_no_import_cycle():
+    graph = {name: deps - {"brainclf_lib"} for name, deps in _library_imports().items() if name != "brainclf_lib"}
+    done, path = set(), []
+
+    def visit(node: str) -> None:
+        if node in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):] + [node]))
+        if node in done:
+            return
+        path.append(node)
+        for dep in sorted(graph.get(node, ())):
+            visit(dep)
+        path.pop()
+        done.add(node)
+
+    for module in sorted(graph):
+        visit(module)
+    assert "brainclf_lib.training" not in graph["brainclf_lib.evaluation"]  # cross-validation sits above training
+
+
+def test_function_level_imports_say_why():
+    for path in (ROOT / "brainclf_lib").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"^\s+(from \S+ import|import) ", line):
+                assert "# here, not at the top" in line, f"{path.name}:{number}: {line.strip()}"
+
+
+RUN_FILES = re.compile(r"""(["'])(best\.pt|last\.pt|metrics\.json|config\.json|environment\.json|log\.csv|predictions\.csv)\1""")
+
+
+def test_only_the_run_module_names_a_runs_files():
+    offenders = []
+    for path in [*(ROOT / "brainclf_lib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
+        if path.name != "run.py" and RUN_FILES.search(path.read_text()):
+            offenders.append(path.name)
+    for name, _ in ORDER:
+        code = [c for c in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"]
+        if any(re.search(r"(best|last)\.pt|(metrics|config|environment)\.json|(log|predictions)\.csv", c.source) for c in code):
+            offenders.append(name)
+    assert not offenders
+
+
+def test_notebooks_use_only_the_public_api():
+    import brainclf_lib
+
+    for name, _ in ORDER:
+        for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            assert "sys.path" not in cell.source, name  # the package is installed (editable)
+            assert not re.search(r"(from|import) brainclf_lib\.", cell.source), f"{name} reaches past the public API"
+            for match in re.finditer(r"from brainclf_lib import \(?([^)]*?)\)?(?:\n\n|\n[^ ]|$)", cell.source, re.S):
+                names = {n.strip() for n in match[1].replace("\n", " ").split(",") if n.strip()}
+                assert names <= set(brainclf_lib.__all__), (name, names - set(brainclf_lib.__all__))

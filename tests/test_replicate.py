@@ -7,9 +7,9 @@ import torch
 
 from brainclf_lib import viz
 from brainclf_lib.cli import main
-from brainclf_lib.evaluation import cross_validate
 from brainclf_lib.pretrained import PretrainedWeightsUnavailable
-from brainclf_lib.replicate import paired_comparisons, replicate, run_metrics
+from brainclf_lib.replicate import collect_runs, cross_validate, paired_comparisons, replicate, run_metrics
+from brainclf_lib.run import Run, config_digest, cv_summary_path
 
 
 def _no_network(*args, **kwargs):
@@ -32,7 +32,12 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     assert (tmp_path / "sources" / "r3d_18.pt").exists()
     table = replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",),
                       pretrained=str(tmp_path / "sources"), progress=False)
-    assert sorted(table["run"].unique()) == [f"r3d_18_{init}_fold{k}" for init in ("pretrained", "scratch") for k in range(3)]
+    names = sorted(table["run"].unique())
+    assert [name.split("-")[0] for name in names] == [f"r3d_18_{init}_fold{k}" for init in ("pretrained", "scratch") for k in range(3)]
+    scratch = table[table["init"] == "scratch"]["run"].unique()
+    grid_config = tiny_config.replace(epochs=1, max_steps_per_epoch=2)
+    assert {name.split("-")[1] for name in scratch} == {config_digest(grid_config)}  # one experiment, one digest
+    assert collect_runs(tmp_path / "runs", like=tiny_config.replace(lr=1.0)).empty  # another experiment: none of these
     assert len(table) == 6 * 3 and set(table["class"]) == {"Healthy", "LGG", "HGG"}
     written = pd.read_csv(tmp_path / "runs" / "results.csv")
     assert len(written) == len(table)
@@ -43,20 +48,23 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     metrics = run_metrics(tmp_path / "runs", table)
     assert sorted(metrics) == sorted(table["run"].unique())
     assert all(m["macro_f1"] == table.loc[table["run"] == run, "macro_f1"].iloc[0] for run, m in metrics.items())
-    assert np.asarray(metrics["r3d_18_scratch_fold0"]["confusion_normalised"]).shape == (3, 3)
+    fold0 = Run.of(tiny_config.replace(epochs=1, max_steps_per_epoch=2))
+    assert np.asarray(metrics[fold0.name]["confusion_normalised"]).shape == (3, 3)
     heatmap = viz.metric_heatmap(table, "f1").data[0]  # Fig. 7 straight from the results table
     assert sorted(heatmap.y) == ["ResNet3D · pretrained", "ResNet3D · scratch"] and list(heatmap.x) == ["Healthy", "LGG", "HGG"]
     assert np.allclose(np.asarray(heatmap.z)[list(heatmap.y).index("ResNet3D · scratch")],
                        table[table["init"] == "scratch"].groupby("class")["f1"].mean()[["Healthy", "LGG", "HGG"]])
-    before = (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns
+    before = fold0.path(Run.METRICS).stat().st_mtime_ns
     replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",), pretrained=str(tmp_path / "sources"),
               progress=False)  # finished runs are skipped
-    assert (tmp_path / "runs" / "r3d_18_scratch_fold0" / "metrics.json").stat().st_mtime_ns == before
+    assert fold0.path(Run.METRICS).stat().st_mtime_ns == before
 
 
 def test_cross_validation_writes_fold_wise_and_mean_std_metrics(tiny_config, tmp_path):
-    summary = cross_validate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), progress=False)
-    written = json.loads((tmp_path / "runs" / "r3d_18_scratch_cv.json").read_text())
+    config = tiny_config.replace(epochs=1, max_steps_per_epoch=2)
+    summary = cross_validate(config, progress=False)
+    written = json.loads(cv_summary_path(config).read_text())
+    assert cv_summary_path(config).name == f"r3d_18_scratch-{config_digest(config)}_cv.json"
     assert len(written["folds"]) == 3 and written["n_folds"] == 3
     accuracies = [fold["accuracy"] for fold in written["folds"]]
     assert written["mean"]["accuracy"] == pytest.approx(sum(accuracies) / 3)

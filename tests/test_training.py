@@ -1,66 +1,133 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from brainclf_lib import training
 from brainclf_lib.errors import NonFiniteLossError
-from brainclf_lib.io import load_torch
-from brainclf_lib.models import build_model
-from brainclf_lib.training import fit, train
+from brainclf_lib.run import Run
+from brainclf_lib.training import _train, fit
 
 
-def test_a_run_writes_every_artefact(tiny_config):
-    run_dir = fit(tiny_config.replace(val_fraction=0.3), progress=False)
-    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "environment.json", "log.csv", "last.pt", "best.pt",
-                                                   "predictions.csv", "metrics.json"}
-    log = pd.read_csv(run_dir / "log.csv")
+def test_a_run_writes_every_artefact_and_drops_its_resume_state(tiny_config):
+    run = fit(tiny_config.replace(val_fraction=0.3), progress=False)
+    assert {p.name for p in run.folder.iterdir()} >= {Run.CONFIG, Run.ENVIRONMENT, Run.LOG, Run.BEST, Run.PREDICTIONS,
+                                                      Run.METRICS}
+    assert not run.path(Run.LAST).exists()  # Adam's state is dropped once the run is complete
+    log = run.log
     assert list(log["epoch"]) == [0, 1] and log["val_macro_f1"].notna().all()
     assert log["data_wait"].between(0, 1).all() and (log["seconds"] > 0).all()
-    predictions = pd.read_csv(run_dir / "predictions.csv")
+    predictions = run.predictions
     assert len(predictions) == 4  # the held-out fold: 12 subjects / 3
     assert np.allclose(predictions[["p_Healthy", "p_LGG", "p_HGG"]].sum(axis=1), 1, atol=1e-5)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["n"] == 4 and len(metrics["accuracy_ci95"]) == 2
-    assert json.loads((run_dir / "environment.json").read_text())["seed"] == tiny_config.seed
-    with pytest.raises(FileExistsError, match="resume"):
-        fit(tiny_config.replace(val_fraction=0.3), progress=False)
+    assert run.metrics["n"] == 4 and len(run.metrics["accuracy_ci95"]) == 2
+    assert json.loads(run.path(Run.ENVIRONMENT).read_text())["seed"] == tiny_config.seed
 
 
-def test_a_killed_run_resumes_to_the_same_weights(tiny_config):
-    whole, _ = train(tiny_config.replace(output_dir=tiny_config.output_dir + "/whole"), progress=False)
-    first = tiny_config.replace(output_dir=tiny_config.output_dir + "/killed", epochs=1)
-    train(first, progress=False)  # "killed" after epoch 0: last.pt holds epoch 0
-    resumed, run_dir = train(first.replace(epochs=2), resume=True, progress=False)
-    assert load_torch(run_dir / "last.pt")["epoch"] == 1
-    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=False):
-        assert torch.equal(a, b), name
-    assert len(pd.read_csv(run_dir / "log.csv")) == 2
+def test_keep_last_keeps_the_resume_state(tiny_config):
+    run = fit(tiny_config.replace(epochs=1), keep_last=True, progress=False)
+    assert run.is_complete and run.load_last()["epoch"] == 0
 
 
 def test_runs_repeat_with_the_same_seed(tiny_config):
-    a, _ = train(tiny_config.replace(epochs=1, output_dir=tiny_config.output_dir + "/a"), progress=False)
-    b, _ = train(tiny_config.replace(epochs=1, output_dir=tiny_config.output_dir + "/b"), progress=False)
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=False))
+    a, _ = _train(tiny_config.replace(epochs=1, output_dir=tiny_config.output_dir + "/a"), progress=False)
+    b, _ = _train(tiny_config.replace(epochs=1, output_dir=tiny_config.output_dir + "/b"), progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+# A real trainer in its own process, paused in the middle of its second epoch (after one optimiser step of it) so
+# that the test can SIGKILL it there: whatever it had computed of that epoch is lost, as in a real crash.
+KILLED_TRAINER = """
+import json, sys, time
+from pathlib import Path
+from brainclf_lib import datasets
+from brainclf_lib.config import ExperimentConfig
+from brainclf_lib.training import fit
+
+config, marker = ExperimentConfig.from_dict(json.loads(sys.argv[1])), Path(sys.argv[2])
+read = datasets.VolumeDataset.__getitem__
+reads = {"training": 0}
+
+def pausing_read(self, index):
+    if self.transform is not None:
+        reads["training"] += 1
+        if reads["training"] == int(sys.argv[3]):
+            marker.write_text("paused")
+            time.sleep(600)
+    return read(self, index)
+
+datasets.VolumeDataset.__getitem__ = pausing_read
+fit(config, progress=False)
+"""
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=3)  # light augmentation: the pausing read counts augmented (training) reads
+    whole = fit(config.replace(output_dir=str(tmp_path / "whole")), progress=False)
+    killed_config = config.replace(output_dir=str(tmp_path / "killed"))
+    marker = tmp_path / "paused"
+    n_train = 8  # 12 subjects, 4 held out, no validation subset
+    trainer = subprocess.Popen([sys.executable, "-c", KILLED_TRAINER, json.dumps(killed_config.to_dict()), str(marker),
+                                str(n_train + 2)], env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert trainer.poll() is None and time.monotonic() < deadline, "the trainer ended before it paused"
+            time.sleep(0.2)
+    finally:
+        trainer.send_signal(signal.SIGKILL)
+        trainer.wait()
+    run = Run.of(killed_config)
+    assert run.load_last()["epoch"] == 0 and len(run.log) == 1 and not run.is_complete
+    with pytest.warns(UserWarning, match=f"taking over the lock of process {trainer.pid}"):
+        resumed = fit(killed_config, resume=True, progress=False)
+    assert resumed.folder == run.folder and list(resumed.log["epoch"]) == [0, 1, 2]
+    expected, got = whole.load_model().state_dict(), resumed.load_model().state_dict()
+    for name, tensor in expected.items():
+        assert torch.equal(tensor, got[name]), name
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, monkeypatch):
     # NaN voxels cannot poison the loss (TorchIO zeroes them on read), so the model itself turns non-finite
     # from the second epoch on, as a diverging run would.
-    config = tiny_config.replace(epochs=1)
-    run_dir = fit(config, progress=False)
-    good = load_torch(run_dir / "last.pt")["model"]
+    config = tiny_config.replace(epochs=2)
+    run = Run.of(config)
+    original = training.build_model
+    builds = []
 
     def diverging_model(*args, **kwargs):
-        model = build_model(*args, **kwargs)
-        model.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+        model = original(*args, **kwargs)
+        builds.append(model)
+        model.register_forward_hook(lambda module, inputs, output: output * (float("nan") if module.diverge else 1))
+        model.diverge = False
         return model
 
+    original_epoch = training.train_epoch
+
+    def epoch_then_diverge(model, *args, **kwargs):
+        stats = original_epoch(model, *args, **kwargs)
+        builds[-1].diverge = True  # every step after the first epoch is non-finite
+        return stats
+
     monkeypatch.setattr(training, "build_model", diverging_model)
+    monkeypatch.setattr(training, "train_epoch", epoch_then_diverge)
     with pytest.raises(NonFiniteLossError, match=r"became nan at epoch 1, step 0 \(subjects \['.+'\]\).*last good checkpoint"):
-        fit(config.replace(epochs=2), resume=True, progress=False)
-    kept = load_torch(run_dir / "last.pt")
-    assert kept["epoch"] == 0 and all(torch.equal(good[k], kept["model"][k]) for k in good)
-    assert len(pd.read_csv(run_dir / "log.csv")) == 1 and not (run_dir / "last.pt.tmp").exists()
+        fit(config, progress=False)
+    kept = run.load_last()
+    assert kept["epoch"] == 0 and len(run.log) == 1 and not run.is_complete
+    assert not [p for p in run.folder.iterdir() if ".tmp" in p.name]
+
+
+def test_every_training_loop_is_train_epoch():
+    """fit, the rotation source task and the benchmark all step an optimiser through train_epoch, nowhere else."""
+    root = Path(training.__file__).parent.parent
+    stepping = [p.relative_to(root).as_posix() for p in [*root.glob("brainclf_lib/**/*.py"), *root.glob("benchmarks/*.py")]
+                if ".step(optimizer)" in p.read_text() or "optimizer.step()" in p.read_text()]
+    assert stepping == ["brainclf_lib/training.py"]

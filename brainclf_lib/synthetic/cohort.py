@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..io import atomic_write, read_json, write_csv, write_json
+from ..files import atomic_write, read_json, write_csv, write_json
 from .contrasts import compose, scanner
 from .templates import mni_tissues, robex_head
 from .tumours import compartments, mass_effect_points, sample_tumour, segmentation
