@@ -12,7 +12,7 @@ and ``profiling`` stand beside them. A test fails on an import cycle.
 
 from . import viz
 from .baseline import histogram_baseline
-from .cohort_data import FoldData, class_balance, dataset_folder, load_fold, prepare_data, preprocess_settings
+from .cohort_data import FoldData, class_balance, load_fold, prepare_data, preprocess_settings
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
 from .datasets import VolumeDataset, augmentation
@@ -62,7 +62,6 @@ __all__ = [
     "conv_kernels",
     "count_trainable",
     "cross_validate",
-    "dataset_folder",
     "environment",
     "evaluate",
     "find_runs",

@@ -51,7 +51,7 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
         verbose: print what is generated or prepared.
 
     Returns:
-        The prepared folder, holding ``manifest.csv`` and ``splits_<name>.csv``.
+        The prepared folder, holding ``manifest.csv`` and the :func:`splits_path` file.
     """
     folder = dataset_folder(config)
     if not (folder / MANIFEST).exists():
@@ -66,17 +66,17 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
         raw = generate_cohort(raw, spec)
         prepare(folder, brats=raw, ixi=raw / IXI_DIR, contrasts=config.contrasts, n_healthy=None,
                 settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
-    splits_file = folder / f"splits_{splits_name(config)}.csv"
+    splits_file = splits_path(config)
     if not splits_file.exists():
         if verbose:
             print(f"[data] saving the subject splits in {splits_file}", flush=True)
-        save_splits(_make_splits(read_manifest(folder), config), folder, splits_name(config))
+        save_splits(_make_splits(read_manifest(folder), config), splits_file)
     return folder
 
 
-def splits_name(config: ExperimentConfig) -> str:
-    """``kfold3_seed0`` or ``holdout3_seed0``: which splits file a config reads."""
-    return f"{config.split}{config.n_folds}_seed{config.seed}"
+def splits_path(config: ExperimentConfig) -> Path:
+    """The splits file a config reads: ``<prepared folder>/splits_kfold3_seed0.csv`` (or ``holdout3_seed0``)."""
+    return dataset_folder(config) / f"splits_{config.split}{config.n_folds}_seed{config.seed}.csv"
 
 
 @dataclass
@@ -97,7 +97,7 @@ def load_fold(config: ExperimentConfig) -> FoldData:
     Taught in ``04_train``.
     """
     folder = dataset_folder(config)
-    splits_file = folder / f"splits_{splits_name(config)}.csv"
+    splits_file = splits_path(config)
     if not splits_file.exists():
         raise FileNotFoundError(f"{splits_file} does not exist: run the data step first "
                                 "(prepare_data(config), or brainclf data with the same options)")

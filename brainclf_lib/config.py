@@ -135,13 +135,12 @@ def make_config(preset: str = "paper", **overrides: Any) -> ExperimentConfig:
     >>> make_config("fast", arch="mc3").arch, make_config("fast").epochs
     ('mc3_18', 15)
     """
-    name = preset
     unknown = sorted(set(overrides) - {f.name for f in fields(ExperimentConfig)})
     if unknown:
         valid = ", ".join(f.name for f in fields(ExperimentConfig))
         raise ValueError(f"Unknown configuration setting(s) {unknown}; valid settings are: {valid}")
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)}")
-    values = {**PRESETS[name], "preset": name}
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; valid presets are {sorted(PRESETS)}")
+    values = {**PRESETS[preset], "preset": preset}
     values.update({key: value for key, value in overrides.items() if value is not None})
     return ExperimentConfig(**values)

@@ -72,7 +72,7 @@ def evaluate(run: Run | PathLike) -> dict[str, Any]:
     """Re-evaluate a finished run's best checkpoint on its held-out fold; rewrites its predictions and metrics.
 
     Args:
-        run: a :class:`~brainclf_lib.run.Run` or its folder.
+        run: a :class:`~brainclf_lib.run.Run` or its folder. It is locked while its files are rewritten.
     """
     run = run if isinstance(run, Run) else Run(run)
     config = run.config
@@ -80,5 +80,6 @@ def evaluate(run: Run | PathLike) -> dict[str, Any]:
     model = run.load_model(device)
     predictions = predict_subjects(model, load_fold(config).test, device, amp_dtype(config.amp, device))
     metrics = metrics_of(predictions, config.seed)
-    run.write_evaluation(predictions, metrics)
+    with run.lock():
+        run.write_evaluation(predictions, metrics)
     return metrics

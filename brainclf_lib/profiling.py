@@ -119,7 +119,8 @@ def parse_setting(name: str) -> dict:
 
 def benchmark_steps(archs: list[str], shape: tuple[int, ...], settings: list[dict], device: torch.device, repeats: int,
                     peaks: dict[str, float]) -> list[dict]:
-    """Per architecture and setting (a precision and memory format, see :func:`parse_setting`): FLOPs, median step and inference time, FLOP/s, ratio to peak, memory."""
+    """Per architecture and setting (a precision and memory format, see :func:`parse_setting`): FLOPs, median step
+    and inference time, FLOP/s, ratio to peak, memory."""
     rows = []
     for arch in archs:
         base = build_model(arch).to(device)

@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,9 +103,6 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r})"
 
-    def __fspath__(self) -> str:
-        return str(self.folder)
-
     @property
     def name(self) -> str:
         return self.folder.name
@@ -142,12 +138,16 @@ class Run:
         """One row per held-out subject: true label, predicted label and a probability per class."""
         return pd.read_csv(self.path(self.PREDICTIONS))
 
-    def load_model(self, device: str | torch.device = "cpu") -> nn.Module:
-        """The model of the chosen epoch, rebuilt from ``best.pt``'s config and weights, in evaluation mode.
+    def best_state(self, device: str | torch.device = "cpu") -> dict[str, Any]:
+        """``best.pt``: the chosen epoch's ``model`` state dict, its ``epoch`` and the ``config`` that trained it.
 
         A missing or truncated checkpoint is an error that names the file.
         """
-        state = load_torch(self.path(self.BEST), device)
+        return load_torch(self.path(self.BEST), device)
+
+    def load_model(self, device: str | torch.device = "cpu") -> nn.Module:
+        """The model of the chosen epoch, rebuilt from ``best.pt``'s config and weights, in evaluation mode."""
+        state = self.best_state(device)
         config = ExperimentConfig.from_dict(state["config"])
         model = build_model(config.arch, in_channels=len(config.contrasts), dropout=config.dropout)
         model.load_state_dict(state["model"])
@@ -212,7 +212,8 @@ class Run:
         write_json(self.path(self.METRICS), metrics)
 
     def finish(self, keep_last: bool = False) -> None:
-        """Drop ``last.pt`` (Adam's state, three times the weights) once the run is complete, unless asked to keep it."""
+        """Drop ``last.pt`` (the weights and Adam's state: three times ``best.pt``) once the run is complete, unless
+        asked to keep it."""
         if self.is_complete and not keep_last:
             self.path(self.LAST).unlink(missing_ok=True)
 
@@ -225,7 +226,7 @@ class Run:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(self.LOCK)
-        handle = open(path, "a+")  # noqa: SIM115 (held open for the whole block)
+        handle = open(path, "a+")  # held open, and locked, for the whole block
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -252,10 +253,6 @@ class Run:
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
-
-    def remove(self) -> None:
-        """Delete the whole folder."""
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def find_runs(output_dir: PathLike, like: ExperimentConfig | None = None, complete: bool = True) -> list[Run]:

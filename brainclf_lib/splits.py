@@ -57,9 +57,9 @@ def train_val_split(subject_ids: list[str], labels: list[str], val_fraction: flo
     return list(train), list(val)
 
 
-def save_splits(splits: pd.DataFrame, folder: PathLike, name: str) -> Path:
-    """Write the splits as ``<folder>/splits_<name>.csv``, where every later run reads them."""
-    return write_csv(Path(folder) / f"splits_{name}.csv", splits)
+def save_splits(splits: pd.DataFrame, path: PathLike) -> Path:
+    """Write the splits where every later run reads them (:func:`read_splits`)."""
+    return write_csv(path, splits)
 
 
 def read_splits(path: PathLike) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -75,8 +76,8 @@ def _train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fal
     if distributed:
         dist.barrier()
     with run.lock() if rank == 0 else nullcontext():
-        state = run.start(config, resume, overwrite) if rank == 0 else ("resume" if resume else "new")
-        if distributed:
+        state = run.start(config, resume, overwrite) if rank == 0 else None
+        if distributed:  # every rank follows rank 0's reading of the folder
             shared = [state]
             dist.broadcast_object_list(shared, src=0)
             state = shared[0]
@@ -160,7 +161,7 @@ def _evaluate_best(model: nn.Module, data: FoldData, config: ExperimentConfig, d
                    dtype: torch.dtype | None, run: Run) -> None:
     """Evaluate the best checkpoint on the held-out fold, once: ``predictions.csv`` and ``metrics.json``."""
     if run.path(Run.BEST).exists():
-        model.load_state_dict(run.load_model(device).state_dict())
+        model.load_state_dict(run.best_state(device)["model"])
     predictions = predict_subjects(model, data.test, device, dtype)
     run.write_evaluation(predictions, metrics_of(predictions, config.seed))
 
@@ -181,7 +182,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
                 scaler: torch.amp.GradScaler | None = None, device: torch.device | str = "cpu",
                 dtype: torch.dtype | None = None, channels_last: bool = False, accumulate: int = 1,
                 max_steps: int | None = None, description: str = "epoch", progress: bool = False,
-                targets=None) -> EpochStats:
+                targets: Callable[[dict], tuple[torch.Tensor, torch.Tensor]] | None = None) -> EpochStats:
     """One pass over ``loader``: the training step of ``04_train`` for every batch. Time blocked on the loader is
     counted apart: it is what data loading costs.
 
