@@ -5,16 +5,16 @@ API). Tensors are ``(N, C, D, H, W)`` with ``D`` the axial slice axis (see :mod:
 
 The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` -> ``metrics``, ``losses``,
 ``preprocessing``, ``pretrained``, ``models``, ``config`` -> ``synthetic/``, ``discovery``, ``prepare``, ``splits``,
-``datasets``, ``cohort_data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
+``datasets``, ``data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
 ``replicate``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``viz``, ``paper``, ``baseline``
 and ``profiling`` stand beside them. A test fails on an import cycle.
 """
 
 from . import viz
 from .baseline import histogram_baseline
-from .cohort_data import FoldData, class_balance, load_fold, prepare_data, preprocess_settings
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
+from .data import FoldData, class_balance, load_fold, prepare_data, preprocess_settings
 from .datasets import VolumeDataset, augmentation
 from .evaluation import evaluate, metrics_of, predict_subjects
 from .explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases

@@ -12,8 +12,9 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .cohort_data import prepare_data
 from .config import PRESETS, ExperimentConfig, make_config
+from .conventions import DEFAULT_CONTRAST, KINETICS
+from .data import prepare_data
 from .errors import BadInputError
 from .evaluation import evaluate
 from .execute import run_notebooks
@@ -48,7 +49,7 @@ def _synth(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     settings = PreprocessSettings(args.spacing, tuple(args.shape), args.skull_strip)
     n_healthy = None if args.n_healthy <= 0 else args.n_healthy
-    print(prepare(args.out, args.brats, args.ixi, tuple(args.contrast or ["t1ce"]), n_healthy, settings, args.seed, args.jobs))
+    print(prepare(args.out, args.brats, args.ixi, tuple(args.contrast or [DEFAULT_CONTRAST]), n_healthy, settings, args.seed, args.jobs))
     return EXIT_OK
 
 
@@ -196,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_replicate)
     for action in p._actions:
         if action.dest == "pretrained":
-            action.default = "kinetics400"
+            action.default = KINETICS
             action.help = "source of the pre-trained arm: kinetics400, a folder of <arch>.pt files, or none"
 
     p = commands.add_parser("source", help="self-trained source weights (<arch>.pt) for replicate --pretrained DIR")

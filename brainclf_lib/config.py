@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .conventions import AMP_SETTINGS, AUGMENTATIONS, SKULL_STRIPPERS, SPLITS, STEM_INITS
+from .conventions import AMP_SETTINGS, AUGMENTATIONS, DEFAULT_CONTRAST, INIT_LABELS, SKULL_STRIPPERS, SPLITS, STEM_INITS
 from .files import read_json, write_json
 from .models import canonical_arch
 from .paths import PathLike
@@ -28,7 +28,7 @@ class ExperimentConfig:
     dropout: float = 0.3  # before the final Linear(512, n_classes), as in the paper
     # data
     data_root: str = "synthetic"  # a prepared folder holding manifest.csv, or "synthetic" for the embedded cohort
-    contrasts: tuple[str, ...] = ("t1ce",)  # BraTS contrast(s) as input channels; healthy IXI scans give T1
+    contrasts: tuple[str, ...] = (DEFAULT_CONTRAST,)  # BraTS contrast(s) as input channels; healthy IXI scans give T1
     spacing: float = 2.0  # isotropic voxel size in mm after resampling (paper: 2 mm)
     input_shape: tuple[int, int, int] = (78, 120, 120)  # (D, H, W) after crop/pad: BraTS at 2 mm
     skull_strip: str = "deepbet"  # deepbet | robex | none, for the healthy (IXI) scans
@@ -69,7 +69,7 @@ class ExperimentConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
         if not 0 <= self.fold < self.n_folds:
             raise ValueError(f"fold={self.fold} must be in 0..{self.n_folds - 1}")
-        if self.pretrained in ("", "none", "None", "scratch"):
+        if self.pretrained in ("", "none", "None", INIT_LABELS[0]):
             self.pretrained = None
 
     def replace(self, **changes: Any) -> ExperimentConfig:

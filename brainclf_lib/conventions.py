@@ -24,11 +24,33 @@ AMP_SETTINGS: tuple[str, ...] = ("auto", "off", "fp16", "bf16")  # autocast dtyp
 SKULL_STRIPPERS: tuple[str, ...] = ("deepbet", "robex", "none")  # for the healthy (IXI) scans
 SPLITS: tuple[str, ...] = ("kfold", "holdout")  # 3-fold CV, or the "three 7:3 splits" reading
 
+#: How the paper's tables name a run's initial weights (``ExperimentConfig.pretrained`` None or not).
+INIT_LABELS: tuple[str, ...] = ("scratch", "pretrained")
+#: The one public source of pre-trained weights, and the spellings accepted for it.
+KINETICS = "kinetics400"
+KINETICS_ALIASES: tuple[str, ...] = (KINETICS, "kinetics")
+
+#: The real data's names, as the releases spell them: discovery reads them, the synthetic cohort writes them.
+BRATS_ROOT_NAME = "MICCAI_BraTS_2019_Data_Training"
+BRATS_GRADES: tuple[str, ...] = ("HGG", "LGG")
+BRATS_CONTRASTS: tuple[str, ...] = ("t1", "t1ce", "t2", "flair")
+DEFAULT_CONTRAST = "t1ce"  # the paper's input
+IXI_ROOT_NAME = "IXI-T1"
+
+
+def is_kinetics(pretrained: object) -> bool:
+    """Whether a ``pretrained`` setting names Kinetics-400 (rather than a local file or folder).
+
+    >>> is_kinetics("Kinetics400"), is_kinetics("runs/source/r3d_18.pt"), is_kinetics(None)
+    (True, False, False)
+    """
+    return pretrained is not None and str(pretrained).lower() in KINETICS_ALIASES
+
 
 def slice_axis_first(tensor: torch.Tensor) -> torch.Tensor:
     """Reorder a TorchIO ``(C, x, y, z)`` tensor to the models' ``(C, D=z, H=y, W=x)``.
 
-    Defined in ``02_preprocessing``. The slice axis (z, axial) comes first so the video models convolve along it
+    Taught in ``02_preprocessing``. The slice axis (z, axial) comes first so the video models convolve along it
     as they would along time.
 
     >>> slice_axis_first(torch.zeros(1, 4, 5, 6)).shape

@@ -15,7 +15,20 @@ from .conventions import CLASS_TO_INDEX, slice_axis_first
 
 
 def augmentation(name: str) -> tio.Transform | None:
-    """The paper's TorchIO augmentation: ``light`` (used), ``heavy`` (converged slower and worse) or ``none``."""
+    """The paper's TorchIO augmentation for training subjects (evaluation never sees it).
+
+    Taught in ``02_preprocessing``.
+
+    Args:
+        name: ``light`` (random flip and a small affine: what the paper trained with), ``heavy`` (adds elastic
+            deformation, motion, spikes and ghosting; the paper found it converged slower and worse) or ``none``.
+
+    Returns:
+        The transform, or ``None`` for ``none``.
+
+    >>> augmentation("none") is None, type(augmentation("light")).__name__
+    (True, 'Compose')
+    """
     light = [
         tio.RandomAffine(scales=(0.9, 1.2), degrees=10),
         tio.RandomFlip(axes=("LR",), flip_probability=0.25),

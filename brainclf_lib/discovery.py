@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, DEFAULT_CONTRAST
 from .errors import BadInputError
+from .paths import PathLike
 
-BRATS_ROOT_NAME = "MICCAI_BraTS_2019_Data_Training"
-BRATS_GRADES = ("HGG", "LGG")
-BRATS_CONTRASTS = ("t1", "t1ce", "t2", "flair")
 #: ``IXI002-Guys-0828-T1.nii.gz``: number, site, scan number, contrast.
 IXI_PATTERN = re.compile(r"^(?P<id>IXI\d{3}-(?P<site>[A-Za-z]+)-\d{4})-(?P<contrast>T1|T2|PD|MRA|DTI)\.nii(\.gz)?$")
 #: The IXI contrast that stands in for each BraTS contrast (the paper used IXI T1 beside BraTS T1ce).
@@ -33,7 +32,7 @@ class RawSubject:
     site: str = ""
 
 
-def find_brats_root(path: str | Path) -> Path:
+def find_brats_root(path: PathLike) -> Path:
     """The folder holding ``HGG/`` and ``LGG/``, given it, its parent, or one of its grade folders."""
     path = Path(path)
     if not path.is_dir():
@@ -48,7 +47,7 @@ def find_brats_root(path: str | Path) -> Path:
     )
 
 
-def discover_brats(path: str | Path, contrasts: tuple[str, ...] = ("t1ce",)) -> list[RawSubject]:
+def discover_brats(path: PathLike, contrasts: tuple[str, ...] = (DEFAULT_CONTRAST,)) -> list[RawSubject]:
     """Every subject of ``HGG/`` and ``LGG/``, with the asked contrasts and the segmentation when present."""
     for contrast in contrasts:
         if contrast not in BRATS_CONTRASTS:
@@ -71,7 +70,7 @@ def discover_brats(path: str | Path, contrasts: tuple[str, ...] = ("t1ce",)) -> 
     return subjects
 
 
-def discover_ixi(path: str | Path, contrast: str = "t1ce") -> list[RawSubject]:
+def discover_ixi(path: PathLike, contrast: str = DEFAULT_CONTRAST) -> list[RawSubject]:
     """Every IXI scan of the contrast standing in for ``contrast`` (T1 for t1ce); other files are ignored."""
     folder = Path(path)
     if not folder.is_dir():

@@ -13,8 +13,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .cohort_data import load_fold
 from .conventions import CLASS_TO_INDEX, CLASSES
+from .data import load_fold
 from .datasets import VolumeDataset
 from .metrics import bootstrap_ci, classification_metrics
 from .paths import PathLike

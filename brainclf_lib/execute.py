@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .paths import REPO_ROOT, resolve
+from .paths import REPO_ROOT, PathLike, resolve
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -20,7 +20,7 @@ ORDER: list[tuple[str, list[dict]]] = [
 ]
 
 
-def run_notebooks(out: str | Path, preset: str = "fast", only: list[str] | None = None,
+def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = None,
                   cell_timeout: int | None = None) -> list[Path]:
     """Execute every notebook (or those in ``only``, by number or name) and return the executed copies.
 

@@ -9,14 +9,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cohort_data import FoldData
 from .conventions import CLASSES, slice_axis_first
+from .data import FoldData
 
 
 def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, layer: nn.Module | None = None) -> tuple[np.ndarray, int]:
-    """Grad-CAM of ``image (C, D, H, W)`` at ``layer`` (default: the last residual stage), upsampled to (D, H, W).
+    """Grad-CAM of one volume at ``layer``, upsampled to the input's (D, H, W).
 
-    Returns the map in [0, 1] and the class it explains (the predicted one unless ``target`` is given).
+    Taught in ``07_explainability``. A forward hook keeps the layer's activations, a backward hook their
+    gradients; the channel-mean gradient weights each activation map, and the ReLU of the sum is the map.
+
+    Args:
+        model: a trained video ResNet.
+        image: one volume ``(C, D, H, W)``, as the model is evaluated on it.
+        target: the class to explain; ``None`` explains the predicted one.
+        layer: the module whose output is explained; ``None`` takes the last residual stage, ``layer4``.
+
+    Returns:
+        The map, scaled to [0, 1], and the class it explains.
     """
     layer = layer or model.layer4
     store: dict[str, torch.Tensor] = {}
@@ -47,12 +57,24 @@ def attention_in_mask(cam: np.ndarray, mask: np.ndarray) -> dict[str, float]:
 
 
 def load_mask(seg_path: str) -> np.ndarray:
-    """A prepared tumour segmentation as a boolean ``(D, H, W)`` mask, on the same grid as the model's input."""
+    """A prepared tumour segmentation as a boolean ``(D, H, W)`` mask, on the same grid as the model's input.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        seg_path: the ``seg`` path of a prepared subject (the manifest's column).
+    """
     return slice_axis_first(torch.from_numpy(nib.load(seg_path).get_fdata() > 0)[None])[0].numpy()
 
 
 def tumour_cases(data: FoldData) -> pd.DataFrame:
-    """The test subjects of a fold that have a tumour mask: their index in ``data.test``, id, label and mask path."""
+    """The test subjects of a fold that have a tumour mask: their index in ``data.test``, id, label and mask path.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        data: a fold from :func:`~brainclf_lib.data.load_fold`.
+    """
     seg = data.manifest.set_index("subject_id")["seg"] if "seg" in data.manifest else pd.Series(dtype=str)
     rows = [{"index": i, "subject_id": s["subject_id"], "label": CLASSES[s["label"]], "seg": seg.get(s["subject_id"], "")}
             for i, s in enumerate(data.test.subjects)]
@@ -61,9 +83,20 @@ def tumour_cases(data: FoldData) -> pd.DataFrame:
 
 
 def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") -> pd.DataFrame:
-    """Grad-CAM of every test subject with a tumour mask: the share of the attention inside the tumour, the tumour's
-    share of the volume, and their ratio (1: no preference for the tumour). The image is the one the model is
-    evaluated on. One subject is an anecdote; the mean ratio over a fold is a measurement."""
+    """Grad-CAM of every test subject with a tumour mask, and how much of it falls on the tumour.
+
+    Taught in ``07_explainability``. The image is the one the model is evaluated on. One subject is an anecdote;
+    the mean ratio over a fold is a measurement.
+
+    Args:
+        model: a trained model (:meth:`Run.load_model <brainclf_lib.run.Run.load_model>`).
+        data: the run's fold (:func:`~brainclf_lib.data.load_fold`).
+        layer: the stage explained.
+
+    Returns:
+        A row per subject: label, prediction, the share of the attention inside the tumour, the tumour's share of the
+        volume, and their ratio (1: no preference for the tumour).
+    """
     rows = []
     for case in tumour_cases(data).itertuples(index=False):
         cam, predicted = grad_cam(model, data.test[case.index]["image"], layer=getattr(model, layer))

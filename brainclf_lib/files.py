@@ -68,7 +68,14 @@ def read_json(path: PathLike) -> Any:
 
 
 def write_csv(path: PathLike, table: pd.DataFrame) -> Path:
-    """Write a table as CSV without its index, atomically."""
+    """Write a table as CSV without its index, atomically (a killed process leaves the old file or the new one).
+
+    Taught in ``06_results``; ``07_explainability`` keeps its table with it too.
+
+    Args:
+        path: the CSV file; its folder is created.
+        table: the table.
+    """
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 

@@ -65,18 +65,36 @@ def classification_metrics(
 
 
 def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    """One evaluation's per-class figures as a table, a row per class."""
+    """One evaluation's per-class figures as a table, a row per class.
+
+    Taught in ``04_train``.
+
+    Args:
+        metrics: what :func:`classification_metrics` returns (a run's ``metrics.json``).
+    """
     return pd.DataFrame(metrics["per_class"]).T[[*PER_CLASS, "support"]]
 
 
+#: The one definition of the ± over folds: the sample standard deviation, as pandas computes it by default.
+FOLD_STD_DDOF = 1
+
+
 def aggregate_folds(fold_metrics: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and standard deviation over folds of every figure, and the fold-averaged confusion matrices."""
+    """Mean and standard deviation over folds of every figure, and the fold-averaged confusion matrices.
+
+    Taught in ``06_results``. The ± is the sample standard deviation over folds (``ddof=FOLD_STD_DDOF``, 1),
+    the same everywhere a ± is printed; with one fold it is undefined (``None``), not 0.
+
+    Args:
+        fold_metrics: one :func:`classification_metrics` result per fold.
+    """
     if not fold_metrics:
         raise ValueError("aggregate_folds needs at least one fold")
     flat = pd.DataFrame([_flatten(m) for m in fold_metrics])
+    std = flat.std(ddof=FOLD_STD_DDOF, skipna=True)
     return {
         "mean": flat.mean(skipna=True).to_dict(),
-        "std": flat.std(ddof=0, skipna=True).fillna(0.0).to_dict(),
+        "std": {key: (None if pd.isna(value) else float(value)) for key, value in std.items()},
         "n_folds": len(fold_metrics),
         "confusion_mean": np.mean([m["confusion"] for m in fold_metrics], axis=0).tolist(),
         "confusion_normalised_mean": np.mean([m["confusion_normalised"] for m in fold_metrics], axis=0).tolist(),

@@ -46,7 +46,7 @@ def build_model(
 ) -> nn.Module:
     """A torchvision video ResNet with its stem taking ``in_channels`` and a Dropout + Linear head.
 
-    Defined in ``03_architectures``; pre-training is taught in ``05_transfer_learning``.
+    Taught in ``03_architectures``; pre-training is taught in ``05_transfer_learning``.
 
     Args:
         arch: ``r3d_18``, ``mc3_18`` or ``r2plus1d_18`` (or ``r3d``, ``mc3``, ``r2plus1d``).
@@ -87,7 +87,14 @@ def count_trainable(model: nn.Module) -> int:
 
 
 def parameter_table(n_classes: int = 3, in_channels: int = 1) -> pd.DataFrame:
-    """Trainable parameters of the three models beside the paper's Table 1 figures (taught in ``03``)."""
+    """Trainable parameters of the three models beside the paper's Table 1 figures.
+
+    Taught in ``03_architectures``, after the same arithmetic is done by hand for one kernel.
+
+    Args:
+        n_classes: outputs of the head.
+        in_channels: MR contrasts as input channels.
+    """
     rows = []
     for arch in ARCHS:
         ours = count_trainable(build_model(arch, n_classes=n_classes, in_channels=in_channels))
@@ -106,16 +113,16 @@ def parameter_table(n_classes: int = 3, in_channels: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _init_like_torchvision(conv: nn.Conv3d, linear: nn.Linear) -> None:
-    """The initialisation torchvision's VideoResNet gives a fresh stem conv and classifier."""
-    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-    nn.init.normal_(linear.weight, 0, 0.01)
-    nn.init.constant_(linear.bias, 0)
-
-
 @torch.no_grad()
 def stage_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> pd.DataFrame:
-    """Output shape of the stem, each residual stage, the pool and the head for one input (taught in ``03``)."""
+    """Output shape of the stem, each residual stage, the pool and the head for one input.
+
+    Taught in ``03_architectures``: where the slice axis shrinks, and where it does not.
+
+    Args:
+        model: a video ResNet.
+        input_shape: ``(C, D, H, W)`` of one volume.
+    """
     rows = []
     hooks = [
         getattr(model, name).register_forward_hook(
@@ -132,3 +139,10 @@ def stage_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> pd.DataFrame
         for hook in hooks:
             hook.remove()
     return pd.DataFrame(rows)
+
+
+def _init_like_torchvision(conv: nn.Conv3d, linear: nn.Linear) -> None:
+    """The initialisation torchvision's VideoResNet gives a fresh stem conv and classifier."""
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    nn.init.normal_(linear.weight, 0, 0.01)
+    nn.init.constant_(linear.bias, 0)

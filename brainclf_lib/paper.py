@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .metrics import FOLD_STD_DDOF
+
 #: Mean F1 over 3 folds (± std), macro and weighted F1, per model: the paper's Tables 2-5.
 REPORTED = pd.DataFrame(
     [
@@ -20,11 +22,19 @@ REPORTED = pd.DataFrame(
 
 
 def side_by_side(results: pd.DataFrame) -> pd.DataFrame:
-    """Our mean ± std F1 per class and model (from a tidy results table) beside the paper's."""
+    """Our mean ± std F1 per class and model beside the paper's Table 2.
+
+    Taught in ``06_results``. The ± is the standard deviation over folds,
+    ``metrics.FOLD_STD_DDOF`` (1) as everywhere; ``n/a`` for a single fold.
+
+    Args:
+        results: :func:`~brainclf_lib.replicate.collect_runs`' table.
+    """
     per_class = results.pivot_table(index=["arch", "init", "fold"], columns="class", values="f1").reset_index()
     overall = results.drop_duplicates("run").set_index(["arch", "init", "fold"])[["macro_f1", "weighted_f1"]].reset_index()
     merged = per_class.merge(overall, on=["arch", "init", "fold"])
-    ours = merged.groupby(["arch", "init"]).agg(["mean", "std"])
+    groups = merged.drop(columns="fold").groupby(["arch", "init"])
+    ours = pd.concat({"mean": groups.mean(), "std": groups.std(ddof=FOLD_STD_DDOF)}, axis=1).swaplevel(axis=1)
     rows = []
     for (arch, init), row in ours.iterrows():
         paper = REPORTED[(REPORTED["arch"] == arch) & (REPORTED["init"] == init)]

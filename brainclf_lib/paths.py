@@ -23,6 +23,16 @@ def runs_dir() -> Path:
 
 
 def resolve(path: PathLike, base: Path | None = None) -> Path:
-    """Resolve a relative path against the repository root (not the current folder), so notebooks run anywhere."""
+    """Resolve a relative path against the repository root (not the current folder), so notebooks run anywhere.
+
+    Taught in ``01_data_exploration``, and used by every notebook after it.
+
+    Args:
+        path: the path; ``~`` is expanded.
+        base: what a relative path is relative to (the repository root by default).
+
+    >>> resolve("runs") == REPO_ROOT / "runs"
+    True
+    """
     path = Path(path).expanduser()
     return path if path.is_absolute() else ((base or REPO_ROOT) / path).resolve()

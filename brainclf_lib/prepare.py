@@ -16,24 +16,26 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .conventions import DEFAULT_CONTRAST
 from .discovery import RawSubject, discover_brats, discover_ixi, sample_healthy
 from .errors import BadInputError
 from .files import write_csv, write_json
+from .paths import PathLike
 from .preprocessing import PreprocessSettings, load_volume, preprocessing_steps, save_volume
 
 MANIFEST = "manifest.csv"
 
 
 def prepare(
-    out: str | Path,
-    brats: str | Path | None = None,
-    ixi: str | Path | None = None,
-    contrasts: tuple[str, ...] = ("t1ce",),
+    out: PathLike,
+    brats: PathLike | None = None,
+    ixi: PathLike | None = None,
+    contrasts: tuple[str, ...] = (DEFAULT_CONTRAST,),
     n_healthy: int | None = 259,
     settings: PreprocessSettings | None = None,
     seed: int = 0,
     n_jobs: int | None = None,
-    mask_cache: str | Path | None = None,
+    mask_cache: PathLike | None = None,
 ) -> Path:
     """Prepare a cohort and return the path of its manifest.
 
@@ -116,8 +118,17 @@ def prepare_subject(subject: RawSubject, settings: PreprocessSettings, volume_di
     }
 
 
-def read_manifest(folder: str | Path) -> pd.DataFrame:
-    """The manifest of a prepared folder, with image paths made absolute."""
+def read_manifest(folder: PathLike) -> pd.DataFrame:
+    """The manifest of a prepared folder, with image paths made absolute.
+
+    Taught in ``01_data_exploration``.
+
+    Args:
+        folder: a folder written by ``brainclf prepare`` or :func:`~brainclf_lib.data.prepare_data`.
+
+    Returns:
+        One row per subject: id, label, source, site, and a path column per contrast (and ``seg``).
+    """
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():

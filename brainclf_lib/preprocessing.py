@@ -23,6 +23,7 @@ import torchio as tio
 
 from .errors import BadInputError
 from .files import atomic_write
+from .paths import PathLike
 
 PERCENTILES = (0.5, 99.5)
 
@@ -48,8 +49,18 @@ class PreprocessSettings:
         return (w, h, d)
 
 
-def load_volume(path: str | Path, label_map: bool = False) -> tio.Image:
-    """Read a NIfTI volume with nibabel, checking it is readable and 3D (a trailing axis of length 1 is dropped)."""
+def load_volume(path: PathLike, label_map: bool = False) -> tio.Image:
+    """Read a NIfTI volume with nibabel, checking it is readable and 3D (a trailing axis of length 1 is dropped).
+
+    Taught in ``02_preprocessing``.
+
+    Args:
+        path: a ``.nii`` or ``.nii.gz`` file.
+        label_map: read it as a segmentation (nearest-neighbour resampling later) rather than an intensity image.
+
+    Returns:
+        A TorchIO image. A missing, unreadable or non-3D file is a ``BadInputError`` naming it.
+    """
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path}: file does not exist")
@@ -77,9 +88,16 @@ def preprocessing_steps(
     seg: tio.LabelMap | None = None,
     mask_cache: Path | None = None,
 ) -> Iterator[tuple[str, tio.Subject]]:
-    """Yield ``(step name, subject)`` after each step; the last one is the preprocessed subject.
+    """Preprocess one subject step by step, yielding ``(step name, subject)`` after each step.
 
-    ``images`` maps contrast names to volumes of one subject; the first contrast decides the brain mask.
+    Taught in ``02_preprocessing``, which shows each step; the last subject yielded is what training reads.
+
+    Args:
+        images: contrast name -> volume of one subject; the first contrast decides the brain mask.
+        settings: spacing, shape and intensity window.
+        strip_skull: skull-strip (healthy IXI heads); BraTS volumes arrive stripped.
+        seg: the tumour segmentation, resampled alongside (nearest neighbour).
+        mask_cache: a folder caching brain masks, so the slow skull stripper runs once per scan.
     """
     subject = tio.Subject(**images, **({"seg": seg} if seg is not None else {}))
     subject = tio.ToCanonical()(subject)
@@ -137,6 +155,26 @@ def save_volume(image: tio.Image, path: Path) -> Path:
     return atomic_write(path, lambda tmp: nib.save(out, tmp))
 
 
+def step_table(steps: list[tuple[str, tio.Subject]], contrast: str) -> pd.DataFrame:
+    """Shape, spacing, orientation and intensity range after each preprocessing step.
+
+    Taught in ``02_preprocessing``.
+
+    Args:
+        steps: what :func:`preprocessing_steps` yields, collected in a list.
+        contrast: the image whose figures are shown.
+    """
+    rows = []
+    for name, subject in steps:
+        image = subject[contrast]
+        data = image.data.float()
+        rows.append({"step": name, "shape (x, y, z)": tuple(image.spatial_shape),
+                     "spacing (mm)": tuple(round(float(s), 3) for s in image.spacing),
+                     "orientation": "".join(image.orientation), "min": float(data.min()), "max": float(data.max()),
+                     "brain voxels": int((data > 0).sum())})
+    return pd.DataFrame(rows)
+
+
 @lru_cache(maxsize=1)
 def _deepbet():
     """One deepbet network per process (its weights ship in its wheel); the GPU when there is one."""
@@ -149,16 +187,3 @@ def _deepbet():
 
 def _stem(path: Path) -> str:
     return path.name.removesuffix(".gz").removesuffix(".nii")
-
-
-def step_table(steps: list[tuple[str, tio.Subject]], contrast: str) -> pd.DataFrame:
-    """Shape, spacing, orientation and intensity range after each step (taught in ``02``)."""
-    rows = []
-    for name, subject in steps:
-        image = subject[contrast]
-        data = image.data.float()
-        rows.append({"step": name, "shape (x, y, z)": tuple(image.spatial_shape),
-                     "spacing (mm)": tuple(round(float(s), 3) for s in image.spacing),
-                     "orientation": "".join(image.orientation), "min": float(data.min()), "max": float(data.max()),
-                     "brain voxels": int((data > 0).sum())})
-    return pd.DataFrame(rows)

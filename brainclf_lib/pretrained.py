@@ -13,14 +13,19 @@ import torch
 from torch import nn
 from torchvision.models import get_model_weights
 
+from .conventions import is_kinetics
 from .files import load_torch
+from .paths import PathLike
 
 STEM_PREFIX = "stem."
 HEAD_PREFIX = "fc."
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
-    """Raised when Kinetics-400 weights are neither cached nor downloadable."""
+    """Raised when Kinetics-400 weights are neither cached nor downloadable; the message says where to put the file.
+
+    Taught in ``05_transfer_learning``, which catches it and falls back to self-trained source weights.
+    """
 
 
 @dataclass
@@ -38,9 +43,9 @@ def kinetics_weights_file(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
-def load_source_state(pretrained: str | Path, arch: str) -> dict[str, torch.Tensor]:
+def load_source_state(pretrained: PathLike, arch: str) -> dict[str, torch.Tensor]:
     """The source state dict: ``"kinetics400"`` from the hub cache (downloaded if reachable), else a local file."""
-    if str(pretrained).lower() in ("kinetics400", "kinetics"):
+    if is_kinetics(pretrained):
         path = kinetics_weights_file(arch)
         if not path.exists():
             try:

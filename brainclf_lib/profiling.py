@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .models import build_model
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, PathLike
 from .runtime import autocast
 
 
@@ -102,14 +102,34 @@ PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def matmul_peaks(device: torch.device, precisions: list[str]) -> dict[str, float]:
-    """The matmul peak of each precision. cuDNN runs fp32 convolutions in TF32 on Ampere and later GPUs, so the
-    fair fp32 yardstick there is a TF32 matmul."""
+    """The matmul peak of each precision: the yardstick a convolution's FLOP/s is measured against.
+
+    Taught in ``03_architectures`` (appendix). cuDNN runs fp32 convolutions in TF32 on Ampere and later GPUs, so the
+    fair fp32 yardstick there is a TF32 matmul.
+
+    Args:
+        device: where to measure.
+        precisions: ``fp32``, ``fp16``, ``bf16``.
+
+    Returns:
+        ``{precision: FLOP/s}``.
+    """
     tf32 = device.type == "cuda" and torch.backends.cudnn.allow_tf32
     return {p: matmul_peak(device, PRECISIONS[p] or torch.float32, tf32=tf32) for p in dict.fromkeys(precisions)}
 
 
 def parse_setting(name: str) -> dict:
-    """``fp16+cl``: a precision (fp32, fp16, bf16) with optional ``+cl`` (channels_last_3d) and ``+compile``."""
+    """A benchmark setting by name: a precision (fp32, fp16, bf16) with optional ``+cl`` (channels_last_3d) and
+    ``+compile``.
+
+    Taught in ``03_architectures`` (appendix).
+
+    Args:
+        name: for example ``fp32``, ``fp16+cl`` or ``bf16+cl+compile``.
+
+    >>> parse_setting("fp16+cl")["channels_last"]
+    True
+    """
     precision, *switches = name.split("+")
     if precision not in PRECISIONS or not set(switches) <= {"cl", "compile"}:
         raise ValueError(f"Unknown setting {name!r}: use fp32|fp16|bf16 with optional +cl and +compile")
@@ -119,8 +139,21 @@ def parse_setting(name: str) -> dict:
 
 def benchmark_steps(archs: list[str], shape: tuple[int, ...], settings: list[dict], device: torch.device, repeats: int,
                     peaks: dict[str, float]) -> list[dict]:
-    """Per architecture and setting (a precision and memory format, see :func:`parse_setting`): FLOPs, median step
-    and inference time, FLOP/s, ratio to peak, memory."""
+    """What one training step and one inference cost, per architecture and setting, measured rather than guessed.
+
+    Taught in ``03_architectures`` (the optional appendix); ``benchmarks/step_time.py`` is its command line.
+
+    Args:
+        archs: architectures to measure.
+        shape: the input ``(N, C, D, H, W)``.
+        settings: precisions and memory formats, each from :func:`parse_setting`.
+        device: where to run.
+        repeats: timed steps after the warm-up; the median is reported.
+        peaks: each precision's matmul peak from :func:`matmul_peaks`, the yardstick for the utilisation column.
+
+    Returns:
+        One row per architecture and setting: FLOPs, median step and inference time, FLOP/s, ratio to peak, memory.
+    """
     rows = []
     for arch in archs:
         base = build_model(arch).to(device)
@@ -157,9 +190,15 @@ def benchmark_steps(archs: list[str], shape: tuple[int, ...], settings: list[dic
     return rows
 
 
-def reference_results(folder: str | Path | None = None) -> pd.DataFrame:
+def reference_results(folder: PathLike | None = None) -> pd.DataFrame:
     """The step table of every benchmark JSON shipped in ``benchmarks/results/``, one row per machine, shape,
-    architecture and setting: what a run will cost, before it is started."""
+    architecture and setting: what a run will cost, before it is started.
+
+    Taught in ``03_architectures`` (appendix).
+
+    Args:
+        folder: where the JSON files are; ``None`` for the shipped ones.
+    """
     rows = []
     for path in sorted(Path(folder or REPO_ROOT / "benchmarks" / "results").glob("*.json")):
         result = json.loads(path.read_text())
@@ -177,7 +216,16 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def conv_kernels(model: nn.Module) -> pd.DataFrame:
-    """Every convolution's kernel as (slices, in-plane): where a model convolves in-plane, along slices, or both."""
+    """Every convolution's kernel as (slices, in-plane): where a model convolves in-plane, along slices, or both.
+
+    Taught in ``03_architectures``.
+
+    Args:
+        model: a video ResNet from :func:`~brainclf_lib.models.build_model`.
+
+    Returns:
+        One row per convolution: its name, kernel ``(D, H, W)``, what it convolves (3D, slice-wise, in-plane, 1x1x1), channels.
+    """
     rows = []
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv3d):

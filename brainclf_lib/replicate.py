@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .config import ExperimentConfig
-from .conventions import CLASS_TO_INDEX
+from .conventions import CLASS_TO_INDEX, KINETICS, is_kinetics
 from .files import write_csv, write_json
 from .metrics import PER_CLASS, aggregate_folds, mcnemar
 from .models import ARCHS, PAPER_NAMES
@@ -27,14 +27,14 @@ from .training import fit
 RESULTS = "results.csv"
 
 
-def grid(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrained: str | None = "kinetics400") -> list[ExperimentConfig]:
+def grid(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrained: str | None = KINETICS) -> list[ExperimentConfig]:
     """Every run of the grid; ``pretrained`` is the source of the pre-trained arm (None: scratch only)."""
     inits = [None] + ([pretrained] if pretrained else [])
     return [config.replace(arch=arch, pretrained=init, fold=fold)
             for arch in archs for init in inits for fold in range(config.n_folds)]
 
 
-def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrained: str | None = "kinetics400",
+def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrained: str | None = KINETICS,
               devices: list[str] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run the grid (skipping finished runs) and write ``<output_dir>/results.csv``: a row per run and class.
 
@@ -86,8 +86,70 @@ def results_table(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def collect_runs(output_dir: PathLike, like: ExperimentConfig | None = None) -> pd.DataFrame:
+    """The results table of every finished run under ``output_dir``: one row per run and class.
+
+    Taught in ``06_results``.
+
+    Args:
+        output_dir: the folder holding the run folders.
+        like: keep only the runs of this experiment (every setting equal but architecture, fold and pre-trained
+            weights), so a grid at other settings in the same folder never mixes in.
+
+    Returns:
+        A tidy table: arch, init, fold, run name, class, precision, recall, specificity, F1, support, and the run's
+        accuracy and macro / weighted F1.
+    """
+    return results_table(find_runs(output_dir, like=like))
+
+
+def run_metrics(output_dir: PathLike, results: pd.DataFrame) -> dict[str, dict]:
+    """Each run's metrics (confusion matrices, bootstrap intervals), by run name, read once.
+
+    Taught in ``06_results``.
+
+    Args:
+        output_dir: the folder holding the run folders.
+        results: :func:`collect_runs`' table, which names the runs.
+    """
+    folder = resolve(output_dir)
+    return {name: Run(folder / name).metrics for name in results["run"].unique()}
+
+
+def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFrame:
+    """McNemar's exact test between every two models (architecture x initialisation) on the subjects both were tested
+    on, pooled over folds: is a difference in accuracy more than which subjects happened to be drawn?
+
+    Taught in ``06_results``.
+
+    Args:
+        output_dir: the folder holding the run folders.
+        results: :func:`collect_runs`' table, which names the runs to compare.
+
+    Returns:
+        One row per pair: subjects, both accuracies, and McNemar's discordant counts and exact p-value.
+    """
+    folder = resolve(output_dir)
+    predictions = {}
+    for (model, init), runs in results.groupby(["model", "init"]):
+        frames = [Run(folder / name).predictions for name in runs["run"].unique()]
+        predictions[f"{model} · {init}"] = pd.concat(frames).set_index("subject_id")
+    rows = []
+    for a, b in itertools.combinations(predictions, 2):
+        common = predictions[a].index.intersection(predictions[b].index)
+        if common.empty:
+            continue
+        first, second = predictions[a].loc[common], predictions[b].loc[common]
+        truth = first["label"].map(CLASS_TO_INDEX)
+        test = mcnemar(truth, first["pred"].map(CLASS_TO_INDEX), second["pred"].map(CLASS_TO_INDEX))
+        rows.append({"model A": a, "model B": b, "subjects": len(common),
+                     "accuracy A": float((first["pred"] == first["label"]).mean()),
+                     "accuracy B": float((second["pred"] == second["label"]).mean()), **test})
+    return pd.DataFrame(rows)
+
+
 def _with_source(config: ExperimentConfig, pretrained: str | None) -> ExperimentConfig:
-    if config.pretrained is None or str(pretrained).lower() in ("kinetics400", "kinetics"):
+    if config.pretrained is None or is_kinetics(pretrained):
         return config
     return config.replace(pretrained=str(resolve(pretrained) / f"{config.arch}.pt"))
 
@@ -110,41 +172,3 @@ def _run_on_free_device(config: ExperimentConfig, free) -> None:
         fit(config.replace(device=device), resume=True, progress=False)
     finally:
         free.put(device)
-
-
-def collect_runs(output_dir: PathLike, like: ExperimentConfig | None = None) -> pd.DataFrame:
-    """The results table of every finished run under ``output_dir`` (what ``06_results`` reads).
-
-    Args:
-        like: keep only the runs of this experiment (every setting equal but architecture, fold and pre-trained
-            weights), so a grid at other settings in the same folder never mixes in.
-    """
-    return results_table(find_runs(output_dir, like=like))
-
-
-def run_metrics(output_dir: PathLike, results: pd.DataFrame) -> dict[str, dict]:
-    """Each run's metrics (confusion matrices, bootstrap intervals), by run name, read once."""
-    folder = resolve(output_dir)
-    return {name: Run(folder / name).metrics for name in results["run"].unique()}
-
-
-def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFrame:
-    """McNemar's exact test between every two models (architecture x initialisation) on the subjects both were
-    tested on, pooled over folds: is a difference in accuracy more than which subjects happened to be drawn?"""
-    folder = resolve(output_dir)
-    predictions = {}
-    for (model, init), runs in results.groupby(["model", "init"]):
-        frames = [Run(folder / name).predictions for name in runs["run"].unique()]
-        predictions[f"{model} · {init}"] = pd.concat(frames).set_index("subject_id")
-    rows = []
-    for a, b in itertools.combinations(predictions, 2):
-        common = predictions[a].index.intersection(predictions[b].index)
-        if common.empty:
-            continue
-        first, second = predictions[a].loc[common], predictions[b].loc[common]
-        truth = first["label"].map(CLASS_TO_INDEX)
-        test = mcnemar(truth, first["pred"].map(CLASS_TO_INDEX), second["pred"].map(CLASS_TO_INDEX))
-        rows.append({"model A": a, "model B": b, "subjects": len(common),
-                     "accuracy A": float((first["pred"] == first["label"]).mean()),
-                     "accuracy B": float((second["pred"] == second["label"]).mean()), **test})
-    return pd.DataFrame(rows)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .config import ExperimentConfig
+from .conventions import INIT_LABELS
 from .errors import RunExistsError, RunLockedError
 from .files import load_torch, read_json, save_torch, write_csv, write_json
 from .models import build_model
@@ -57,7 +58,7 @@ def config_digest(config: ExperimentConfig) -> str:
 
 def init_label(config: ExperimentConfig) -> str:
     """``scratch`` or ``pretrained``: the initialisation as the paper's tables name it."""
-    return "scratch" if config.pretrained is None else "pretrained"
+    return INIT_LABELS[config.pretrained is not None]
 
 
 def run_name(config: ExperimentConfig) -> str:
@@ -73,6 +74,8 @@ def differing_settings(stored: ExperimentConfig, requested: ExperimentConfig) ->
 
 class Run:
     """One run folder: its config, checkpoints, log, predictions and metrics, and the lock held while training.
+
+    Taught in ``04_train``, where :func:`~brainclf_lib.training.fit` hands one back and its folder is listed.
 
     Args:
         folder: the run folder (it need not exist yet).
@@ -146,7 +149,13 @@ class Run:
         return load_torch(self.path(self.BEST), device)
 
     def load_model(self, device: str | torch.device = "cpu") -> nn.Module:
-        """The model of the chosen epoch, rebuilt from ``best.pt``'s config and weights, in evaluation mode."""
+        """The model of the chosen epoch, rebuilt from ``best.pt``'s config and weights, in evaluation mode.
+
+        Taught in ``07_explainability``.
+
+        Args:
+            device: where the model goes.
+        """
         state = self.best_state(device)
         config = ExperimentConfig.from_dict(state["config"])
         model = build_model(config.arch, in_channels=len(config.contrasts), dropout=config.dropout)

@@ -14,7 +14,14 @@ import torch
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: the local CUDA device when there is one (``LOCAL_RANK`` under torchrun), else the CPU."""
+    """The device a run uses.
+
+    Taught in ``01_data_exploration``.
+
+    Args:
+        name: ``auto`` (the local CUDA device when there is one, ``LOCAL_RANK``'s under torchrun, else the CPU),
+            ``cpu``, ``cuda`` or ``cuda:N``.
+    """
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -65,7 +72,17 @@ def seed_everything(seed: int) -> None:
 
 
 def environment(device: torch.device, seed: int) -> dict:
-    """What a run ran on: versions, device, threads, seed. Written as ``environment.json`` in every run."""
+    """What a run ran on: versions, device, threads, seed. Written as ``environment.json`` in every run.
+
+    Taught in ``01_data_exploration`` (the first cell that says what this machine is).
+
+    Args:
+        device: the device the run uses.
+        seed: the run's seed.
+
+    Returns:
+        A JSON-ready dict: Python, platform, package versions, device and its name, CUDA, CPU count, threads, seed.
+    """
     packages = {}
     for name in ("torch", "torchvision", "torchio", "nibabel", "numpy", "scikit-learn", "brainclf"):
         try:

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .cohort_data import source_dataset
 from .config import ExperimentConfig
+from .data import source_dataset
 from .datasets import VolumeDataset, make_loader
 from .files import save_torch
 from .models import ARCHS, build_model, canonical_arch
@@ -53,10 +53,21 @@ def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epoc
 
 def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tuple[str, ...] = ARCHS,
                         epochs: int = 3, progress: bool = True) -> dict[str, Path]:
-    """``<out_dir>/<arch>.pt`` for each architecture (kept if already there): the folder ``replicate`` takes as
-    ``pretrained`` when Kinetics-400 weights are out of reach. Trained on :func:`source_dataset` volumes.
+    """Self-trained source weights, ``<out_dir>/<arch>.pt`` for each architecture: the offline stand-in for Kinetics-400.
 
-    Taught in ``05_transfer_learning``.
+    Taught in ``05_transfer_learning``. Each model learns to tell how a volume of another synthetic cohort (the next
+    seed's, :func:`~brainclf_lib.data.source_dataset`) was rotated; files already there are kept. The folder is what
+    ``replicate`` and ``fit`` take as ``pretrained`` when Kinetics-400 weights are out of reach.
+
+    Args:
+        config: the experiment whose preprocessing and shape the source task copies.
+        out_dir: where the weights go.
+        archs: architectures to pre-train.
+        epochs: epochs of the source task.
+        progress: show progress bars.
+
+    Returns:
+        ``{arch: path}`` of the weight files.
     """
     dataset = None
     written = {}

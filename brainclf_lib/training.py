@@ -22,8 +22,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from .cohort_data import FoldData, load_fold, prepare_data
 from .config import ExperimentConfig
+from .data import FoldData, load_fold, prepare_data
 from .datasets import make_loader
 from .errors import NonFiniteLossError
 from .evaluation import evaluate_model, metrics_of, predict_subjects
@@ -63,6 +63,104 @@ def fit(config: ExperimentConfig, resume: bool = False, overwrite: bool = False,
         The :class:`~brainclf_lib.run.Run`: ``run.metrics``, ``run.log``, ``run.predictions``, ``run.load_model()``.
     """
     return _train(config, resume=resume, overwrite=overwrite, keep_last=keep_last, progress=progress)[1]
+
+
+@dataclass
+class EpochStats:
+    """What one training epoch measured: mean loss, steps, seconds in all and spent waiting for data, and the first
+    non-finite loss met (its value, step and subjects), if any: the epoch stops there."""
+
+    loss: float
+    steps: int
+    seconds: float
+    data_wait: float
+    non_finite: tuple[float, int, list[str]] | None = None
+
+
+def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                scaler: torch.amp.GradScaler | None = None, device: torch.device | str = "cpu",
+                dtype: torch.dtype | None = None, channels_last: bool = False, accumulate: int = 1,
+                max_steps: int | None = None, description: str = "epoch", progress: bool = False,
+                targets: Callable[[dict], tuple[torch.Tensor, torch.Tensor]] | None = None) -> EpochStats:
+    """One pass over ``loader``: the training step of ``04_train`` for every batch. Time blocked on the loader is
+    counted apart: it is what data loading costs.
+
+    Every loop of the suite runs through here: :func:`fit`, the benchmark and the rotation source task.
+
+    Args:
+        model: in training mode on return.
+        loader: yields ``{"image", "label", "subject_id"}`` batches.
+        loss_fn: maps ``(logits, labels)`` to a scalar.
+        scaler: a ``GradScaler`` for fp16 autocast; ``None`` or a disabled one otherwise.
+        dtype: the autocast dtype, or ``None`` for full precision.
+        accumulate: batches whose gradients add up before an optimiser step.
+        max_steps: stop after this many batches (smoke runs).
+        targets: ``targets(batch) -> (images, labels)`` for tasks other than the labels' (the source task's
+            rotations); by default the batch's own image and label.
+    """
+    device = torch.device(device)
+    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
+    model.train()
+    total, count, waited, step = 0.0, 0, 0.0, 0
+    began = time.perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    bar = tqdm(total=len(loader), desc=description, leave=False, disable=not progress, unit="batch")
+    batches = iter(loader)
+    while max_steps is None or step < max_steps:
+        asked = time.perf_counter()
+        batch = next(batches, None)
+        waited += time.perf_counter() - asked
+        if batch is None:
+            break
+        images, labels = targets(batch) if targets else (batch["image"], batch["label"])
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last_3d)
+        with autocast(device, dtype):
+            loss = loss_fn(model(images).float(), labels)
+        if not torch.isfinite(loss):
+            bar.close()
+            return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited,
+                              (loss.item(), step, list(batch["subject_id"])))
+        scaler.scale(loss / accumulate).backward()
+        if (step + 1) % accumulate == 0:
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+        total += loss.item() * len(labels)
+        count += len(labels)
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{total / count:.4f}", wait=f"{waited / (time.perf_counter() - began):.0%}")
+    bar.close()
+    return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited)
+
+
+def _train_loader(data: FoldData, config: ExperimentConfig, epoch: int, distributed: bool, device) -> DataLoader:
+    seed = config.seed * 1000 + epoch
+    workers = default_workers(device) if config.num_workers is None else config.num_workers
+    if not distributed:
+        return make_loader(data.train, config.batch_size, True, workers, seed, device.type == "cuda")
+    sampler = DistributedSampler(data.train, shuffle=True, seed=config.seed)
+    sampler.set_epoch(epoch)
+    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
+
+
+def _selection_score(val: dict | None, epoch: int) -> float:
+    """Best epoch: the highest validation macro F1, ties broken by the lower loss; without validation, the last."""
+    if val is None:
+        return float(epoch)
+    return (0.0 if math.isnan(val["macro_f1"]) else val["macro_f1"]) - 1e-3 * min(val["loss"], 100.0)
+
+
+def _init_distributed() -> bool:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1): NCCL on GPUs, gloo on CPUs."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
 
 
 def _train(config: ExperimentConfig, resume: bool = False, overwrite: bool = False, keep_last: bool = False,
@@ -164,101 +262,3 @@ def _evaluate_best(model: nn.Module, data: FoldData, config: ExperimentConfig, d
         model.load_state_dict(run.best_state(device)["model"])
     predictions = predict_subjects(model, data.test, device, dtype)
     run.write_evaluation(predictions, metrics_of(predictions, config.seed))
-
-
-@dataclass
-class EpochStats:
-    """What one training epoch measured: mean loss, steps, seconds in all and spent waiting for data, and the first
-    non-finite loss met (its value, step and subjects), if any: the epoch stops there."""
-
-    loss: float
-    steps: int
-    seconds: float
-    data_wait: float
-    non_finite: tuple[float, int, list[str]] | None = None
-
-
-def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                scaler: torch.amp.GradScaler | None = None, device: torch.device | str = "cpu",
-                dtype: torch.dtype | None = None, channels_last: bool = False, accumulate: int = 1,
-                max_steps: int | None = None, description: str = "epoch", progress: bool = False,
-                targets: Callable[[dict], tuple[torch.Tensor, torch.Tensor]] | None = None) -> EpochStats:
-    """One pass over ``loader``: the training step of ``04_train`` for every batch. Time blocked on the loader is
-    counted apart: it is what data loading costs.
-
-    Every loop of the suite runs through here: :func:`fit`, the benchmark and the rotation source task.
-
-    Args:
-        model: in training mode on return.
-        loader: yields ``{"image", "label", "subject_id"}`` batches.
-        loss_fn: maps ``(logits, labels)`` to a scalar.
-        scaler: a ``GradScaler`` for fp16 autocast; ``None`` or a disabled one otherwise.
-        dtype: the autocast dtype, or ``None`` for full precision.
-        accumulate: batches whose gradients add up before an optimiser step.
-        max_steps: stop after this many batches (smoke runs).
-        targets: ``targets(batch) -> (images, labels)`` for tasks other than the labels' (the source task's
-            rotations); by default the batch's own image and label.
-    """
-    device = torch.device(device)
-    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
-    model.train()
-    total, count, waited, step = 0.0, 0, 0.0, 0
-    began = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    bar = tqdm(total=len(loader), desc=description, leave=False, disable=not progress, unit="batch")
-    batches = iter(loader)
-    while max_steps is None or step < max_steps:
-        asked = time.perf_counter()
-        batch = next(batches, None)
-        waited += time.perf_counter() - asked
-        if batch is None:
-            break
-        images, labels = targets(batch) if targets else (batch["image"], batch["label"])
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last_3d)
-        with autocast(device, dtype):
-            loss = loss_fn(model(images).float(), labels)
-        if not torch.isfinite(loss):
-            bar.close()
-            return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited,
-                              (loss.item(), step, list(batch["subject_id"])))
-        scaler.scale(loss / accumulate).backward()
-        if (step + 1) % accumulate == 0:
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-        total += loss.item() * len(labels)
-        count += len(labels)
-        step += 1
-        bar.update()
-        bar.set_postfix(loss=f"{total / count:.4f}", wait=f"{waited / (time.perf_counter() - began):.0%}")
-    bar.close()
-    return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited)
-
-
-def _train_loader(data: FoldData, config: ExperimentConfig, epoch: int, distributed: bool, device) -> DataLoader:
-    seed = config.seed * 1000 + epoch
-    workers = default_workers(device) if config.num_workers is None else config.num_workers
-    if not distributed:
-        return make_loader(data.train, config.batch_size, True, workers, seed, device.type == "cuda")
-    sampler = DistributedSampler(data.train, shuffle=True, seed=config.seed)
-    sampler.set_epoch(epoch)
-    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
-
-
-def _selection_score(val: dict | None, epoch: int) -> float:
-    """Best epoch: the highest validation macro F1, ties broken by the lower loss; without validation, the last."""
-    if val is None:
-        return float(epoch)
-    return (0.0 if math.isnan(val["macro_f1"]) else val["macro_f1"]) - 1e-3 * min(val["loss"], 100.0)
-
-
-def _init_distributed() -> bool:
-    """Join the process group torchrun describes (``WORLD_SIZE`` > 1): NCCL on GPUs, gloo on CPUs."""
-    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
-        return False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import nibabel as nib
@@ -15,18 +15,34 @@ from IPython.display import display
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from .conventions import CLASSES
+from .conventions import BRATS_CONTRASTS, CLASSES
 from .files import atomic_write
+from .paths import PathLike
 
 
 def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.ndarray:
-    """A slice of an RAS+ ``(x, y, z)`` volume, oriented for display (anterior / superior up)."""
+    """A slice of an RAS+ ``(x, y, z)`` volume, oriented for display (anterior / superior up).
+
+    Taught in ``02_preprocessing``.
+
+    Args:
+        volume: the volume, TorchIO's axis order.
+        index: the slice; ``None`` takes the middle one.
+        axis: 0 sagittal, 1 coronal, 2 axial.
+    """
     index = volume.shape[axis] // 2 if index is None else index
     return np.rot90(np.take(volume, index, axis=axis))
 
 
 def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "") -> go.Figure:
-    """A grid of grey-scale slices: ``{row name: {column name: 2D array}}`` (taught in ``01``)."""
+    """A grid of grey-scale slices.
+
+    Taught in ``02_preprocessing``.
+
+    Args:
+        slices: ``{row name: {column name: 2D array}}``.
+        title: the figure's title.
+    """
     rows, columns = list(slices), sorted({c for row in slices.values() for c in row}, key=_contrast_order)
     figure = make_subplots(len(rows), len(columns), subplot_titles=[f"{r} · {c}" if c in slices[r] else "" for r in rows for c in columns],
                            horizontal_spacing=0.01, vertical_spacing=0.06)
@@ -42,7 +58,16 @@ def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "") -> go.Fig
 
 
 def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int = 1) -> go.Figure:
-    """A plotly slice viewer with a slider over one axis: works in a static HTML export."""
+    """A plotly slice viewer with a slider over one axis.
+
+    Taught in ``01_data_exploration``.
+
+    Args:
+        volume: an ``(x, y, z)`` volume.
+        axis: the axis the slider moves along (2: axial).
+        title: the figure's title.
+        step: show every ``step``-th slice (a smaller figure).
+    """
     indices = list(range(0, volume.shape[axis], step))
     high = float(np.percentile(volume, 99.5)) or 1.0
     frames = [go.Frame(data=[go.Heatmap(z=axial(volume, i, axis)[::-1], colorscale="gray", zmin=0, zmax=high)], name=str(i)) for i in indices]
@@ -54,11 +79,16 @@ def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int =
     return figure
 
 
-def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str]):
-    """An ipywidgets viewer: subject, contrast, axis and slice. ``load_volume(subject, contrast)`` gives (x, y, z).
+def slice_viewer(load_volume: Callable[[str, str], np.ndarray], subjects: Sequence[str], contrasts: Sequence[str]):
+    """An ipywidgets viewer: subject, contrast, axis and slice (needs a running kernel).
 
-    Each slice is drawn as a PNG into an ``Image`` widget: changing a control only updates a widget's value, which
-    also executes headless (no output capture, which can stall papermill's client).
+    Taught in ``01_data_exploration``. Each slice is drawn as a PNG into an ``Image`` widget: changing a control only
+    updates a widget's value, which also executes headless (no output capture, which can stall papermill's client).
+
+    Args:
+        load_volume: ``load_volume(subject, contrast)`` gives the ``(x, y, z)`` array to show.
+        subjects: the subjects offered.
+        contrasts: the contrasts offered.
     """
     subject = widgets.Dropdown(options=list(subjects), description="subject")
     contrast = widgets.Dropdown(options=list(contrasts), description="contrast")
@@ -77,23 +107,28 @@ def slice_viewer(load_volume, subjects: Sequence[str], contrasts: Sequence[str])
     display(widgets.VBox([widgets.HBox([subject, contrast]), axis, index, image]))
 
 
-def _png(slice_2d: np.ndarray) -> bytes:
-    """A grey-scale PNG of a slice, windowed to its 99.5th percentile."""
-    data = slice_2d.astype(float)
-    high = np.percentile(data[data > 0], 99.5) if (data > 0).any() else 1.0
-    buffer = io.BytesIO()
-    Image.fromarray((np.clip(data / high, 0, 1) * 255).astype(np.uint8)).save(buffer, format="png")
-    return buffer.getvalue()
-
-
 def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:
-    """Overlaid normalised histograms, one per group (e.g. per source: the site / contrast gap)."""
+    """Overlaid normalised histograms, one per group (for example per source: the site / contrast gap).
+
+    Taught in ``01_data_exploration``.
+
+    Args:
+        values: group name -> intensities.
+        title: the figure's title.
+        bins: histogram bins.
+    """
     figure = go.Figure([go.Histogram(x=v, name=k, histnorm="probability density", opacity=0.55, nbinsx=bins) for k, v in values.items()])
     return figure.update_layout(barmode="overlay", title=title, xaxis_title="intensity", yaxis_title="density", height=380)
 
 
 def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
-    """Training and validation loss, and validation macro F1, per epoch, for one or several runs."""
+    """Training and validation loss, and validation macro F1, per epoch, for one or several runs.
+
+    Taught in ``04_train``.
+
+    Args:
+        logs: run label -> its ``Run.log`` table.
+    """
     figure = make_subplots(1, 2, subplot_titles=("loss", "validation macro F1"))
     for (name, log), colour in zip(logs.items(), px.colors.qualitative.Plotly, strict=False):
         figure.add_scatter(x=log["epoch"], y=log["train_loss"], name=f"{name} train", line=dict(color=colour), row=1, col=1)
@@ -103,7 +138,15 @@ def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
 
 
 def confusion(matrix: Sequence[Sequence[float]], title: str = "", normalised: bool = False) -> go.Figure:
-    """A confusion matrix, rows the true class (counts, or row-normalised)."""
+    """A confusion matrix, rows the true class.
+
+    Taught in ``04_train``; ``06_results`` draws the fold-averaged ones.
+
+    Args:
+        matrix: ``(n_classes, n_classes)`` counts or row-normalised fractions.
+        title: the figure's title.
+        normalised: label the colour scale as fractions rather than counts.
+    """
     z = np.asarray(matrix, dtype=float)
     text = [[f"{v:.2f}" if normalised else f"{v:g}" for v in row] for row in z]
     figure = go.Figure(go.Heatmap(z=z, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}", colorscale="Blues", showscale=False))
@@ -112,7 +155,13 @@ def confusion(matrix: Sequence[Sequence[float]], title: str = "", normalised: bo
 
 def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
     """The paper's Fig. 7: one metric per class (columns) and model and initialisation (rows), averaged over folds.
-    ``table`` is :func:`replicate.collect_runs`' results table."""
+
+    Taught in ``06_results``.
+
+    Args:
+        table: :func:`~brainclf_lib.replicate.collect_runs`' results table.
+        metric: ``precision``, ``recall``, ``specificity`` or ``f1``.
+    """
     rows = table.assign(model_init=table["model"] + " · " + table["init"])
     pivot = rows.pivot_table(index="model_init", columns="class", values=metric, aggfunc="mean", dropna=False).reindex(columns=list(CLASSES))
     figure = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index), colorscale="Viridis",
@@ -121,7 +170,16 @@ def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
 
 
 def overlay(volume: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None, title: str = "") -> go.Figure:
-    """An axial slice with a heat map over it (Grad-CAM), and the tumour outline when given."""
+    """An axial slice with a heat map over it (Grad-CAM), and the tumour outline when given.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        volume: a 2D slice of the input.
+        heat: the same slice of the map, in [0, 1].
+        mask: the same slice of the tumour mask.
+        title: the figure's title.
+    """
     figure = go.Figure(go.Heatmap(z=volume[::-1], colorscale="gray", showscale=False))
     figure.add_heatmap(z=heat[::-1], colorscale="Hot", opacity=0.45, zmin=0, zmax=1, showscale=False)
     if mask is not None:
@@ -129,15 +187,15 @@ def overlay(volume: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None
     return figure.update_layout(title=title, height=330, width=330, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
 
 
-def _contrast_order(name: str) -> int:
-    order = ["t1", "t1ce", "t2", "flair"]
-    return order.index(name.lower()) if name.lower() in order else len(order)
-
-
 def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t2", "flair")) -> go.Figure:
-    """One raw subject per class in several contrasts, through the tumour's centre (taught in ``01``).
+    """One raw subject per class in several contrasts, through the tumour's centre.
 
-    IXI scans have T1 only; BraTS siblings of the manifest's file give the other contrasts.
+    Taught in ``01_data_exploration``. IXI scans have T1 only; BraTS siblings of the manifest's file give the other
+    contrasts.
+
+    Args:
+        manifest: a prepared folder's manifest (its raw paths are followed).
+        contrasts: the columns of the montage.
     """
     slices = {}
     for label in CLASSES:
@@ -157,11 +215,34 @@ def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t
     return montage(slices, "One subject per class")
 
 
-def write_report(path, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> None:
-    """A self-contained HTML report: tables, then figures (plotly's JavaScript embedded once)."""
+def write_report(path: PathLike, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> None:
+    """A self-contained HTML report: tables, then figures (plotly's JavaScript embedded once).
+
+    Taught in ``06_results``.
+
+    Args:
+        path: the HTML file written (atomically).
+        title: the page's title.
+        tables: heading -> table.
+        figures: heading -> figure.
+    """
     parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
     parts += [f"<h2>{name}</h2>{table.to_html(index=False, float_format='%.3f')}" for name, table in tables.items()]
     for i, (name, figure) in enumerate(figures.items()):
         parts.append(f"<h2>{name}</h2>" + figure.to_html(full_html=False, include_plotlyjs=i == 0))
     html = "\n".join(parts + ["</body></html>"])
     atomic_write(path, lambda tmp: tmp.write_text(html))
+
+
+def _png(slice_2d: np.ndarray) -> bytes:
+    """A grey-scale PNG of a slice, windowed to its 99.5th percentile."""
+    data = slice_2d.astype(float)
+    high = np.percentile(data[data > 0], 99.5) if (data > 0).any() else 1.0
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(data / high, 0, 1) * 255).astype(np.uint8)).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _contrast_order(name: str) -> int:
+    order = BRATS_CONTRASTS
+    return order.index(name.lower()) if name.lower() in order else len(order)

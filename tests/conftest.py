@@ -8,8 +8,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from brainclf_lib.cohort_data import prepare_data
 from brainclf_lib.config import ExperimentConfig
+from brainclf_lib.data import prepare_data
 from brainclf_lib.prepare import prepare
 from brainclf_lib.preprocessing import PreprocessSettings
 

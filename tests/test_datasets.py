@@ -2,8 +2,8 @@ import numpy as np
 import torch
 import torchio as tio
 
-from brainclf_lib.cohort_data import class_balance, load_fold
 from brainclf_lib.conventions import slice_axis_first, slice_axis_last
+from brainclf_lib.data import class_balance, load_fold
 from brainclf_lib.datasets import VolumeDataset, augmentation, make_subjects
 from brainclf_lib.evaluation import predict_subjects
 from brainclf_lib.models import build_model

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from brainclf_lib import build_model
-from brainclf_lib.cohort_data import load_fold
+from brainclf_lib.data import load_fold
 from brainclf_lib.explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
 
 

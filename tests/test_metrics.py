@@ -36,7 +36,8 @@ def test_folds_aggregate_as_mean_and_std():
     b = classification_metrics([0, 1, 2], [0, 1, 1])
     summary = aggregate_folds([a, b])
     assert summary["mean"]["accuracy"] == pytest.approx((1 + 2 / 3) / 2)
-    assert summary["std"]["accuracy"] == pytest.approx(np.std([1, 2 / 3]))
+    assert summary["std"]["accuracy"] == pytest.approx(np.std([1, 2 / 3], ddof=1))  # the sample std, as pandas'
+    assert aggregate_folds([a])["std"]["accuracy"] is None  # one fold has no spread to report
     assert summary["confusion_mean"][2] == [0, 0.5, 0.5]
 
 

@@ -125,3 +125,59 @@ def test_notebooks_use_only_the_public_api():
             for match in re.finditer(r"from brainclf_lib import \(?([^)]*?)\)?(?:\n\n|\n[^ ]|$)", cell.source, re.S):
                 names = {n.strip() for n in match[1].replace("\n", " ").split(",") if n.strip()}
                 assert names <= set(brainclf_lib.__all__), (name, names - set(brainclf_lib.__all__))
+
+
+def _notebook_calls() -> dict[str, set[str]]:
+    """Every library name a notebook uses (its imports from ``brainclf_lib`` and ``viz.<name>``), by notebook."""
+    calls: dict[str, set[str]] = {}
+    for name, _ in ORDER:
+        source = "\n".join(cell.source for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+                           if cell.cell_type == "code")
+        for match in re.finditer(r"from brainclf_lib import \(([^)]*)\)|from brainclf_lib import ([^\n(]+)", source):
+            for used in (match[1] or match[2]).replace("\n", ",").split(","):
+                if used.strip():
+                    calls.setdefault(used.strip(), set()).add(name)
+        for used in re.findall(r"\bviz\.(\w+)\(", source):
+            calls.setdefault(f"viz.{used}", set()).add(name)
+    return calls
+
+
+def test_what_a_notebook_calls_says_where_it_is_taught_and_documents_its_arguments():
+    import inspect
+
+    import brainclf_lib
+
+    calls = _notebook_calls()
+    assert {"fit", "make_config", "prepare_data", "viz.confusion"} <= set(calls)
+    missing = []
+    for used in sorted(calls):
+        obj = brainclf_lib
+        for part in used.split("."):
+            obj = getattr(obj, part)
+        if not callable(obj) or inspect.ismodule(obj):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        if not re.search(r"Taught in ``0\d_\w+``", doc):
+            missing.append(f"{used}: no 'Taught in ``NN_name``'")
+        parameters = [] if inspect.isclass(obj) and issubclass(obj, Exception) else list(inspect.signature(obj).parameters)
+        if parameters and "Args:" not in doc:
+            missing.append(f"{used}: no 'Args:'")
+    assert not missing, missing
+
+
+def test_paths_are_spelt_with_the_alias():
+    offenders = [f"{path.relative_to(ROOT)}:{number}" for path in sorted((ROOT / "brainclf_lib").rglob("*.py"))
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if "str | Path" in line]
+    assert not offenders, f"use paths.PathLike: {offenders}"
+
+
+def test_private_helpers_come_after_what_they_serve():
+    """A module reads top-down: its public functions and classes first, its private helpers at the bottom."""
+    offenders = []
+    for path in sorted((ROOT / "brainclf_lib").rglob("*.py")):
+        names = [node.name for node in ast.parse(path.read_text()).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+        private = [i for i, name in enumerate(names) if name.startswith("_")]
+        public = [i for i, name in enumerate(names) if not name.startswith("_")]
+        if private and public and min(private) < max(public):
+            offenders.append(f"{path.relative_to(ROOT)}: {names[min(private)]} before {names[max(public)]}")
+    assert not offenders, offenders

@@ -68,5 +68,5 @@ def test_cross_validation_writes_fold_wise_and_mean_std_metrics(tiny_config, tmp
     assert len(written["folds"]) == 3 and written["n_folds"] == 3
     accuracies = [fold["accuracy"] for fold in written["folds"]]
     assert written["mean"]["accuracy"] == pytest.approx(sum(accuracies) / 3)
-    assert written["std"]["accuracy"] == pytest.approx(float(np.std(accuracies)))
+    assert written["std"]["accuracy"] == pytest.approx(float(np.std(accuracies, ddof=1)))
     assert summary["mean"]["macro_f1"] == written["mean"]["macro_f1"]

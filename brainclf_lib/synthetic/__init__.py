@@ -4,6 +4,6 @@ Taught in ``01_data_exploration``. Written in the real BraTS 2019 and IXI layout
 as it reads the real data.
 """
 
-from .cohort import BRATS_DIR, IXI_DIR, CohortSpec, generate_cohort
+from .cohort import CohortSpec, generate_cohort
 
-__all__ = ["BRATS_DIR", "IXI_DIR", "CohortSpec", "generate_cohort"]
+__all__ = ["CohortSpec", "generate_cohort"]

@@ -20,20 +20,19 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, CLASSES, IXI_ROOT_NAME
 from ..files import atomic_write, read_json, write_csv, write_json
+from ..paths import PathLike
 from .contrasts import compose, scanner
 from .templates import mni_tissues, robex_head
 from .tumours import compartments, mass_effect_points, sample_tumour, segmentation
 from .warp import random_affine, sample, smooth_field, world_grid
 
-BRATS_DIR = "MICCAI_BraTS_2019_Data_Training"
-IXI_DIR = "IXI-T1"
 BRATS_SHAPE = (240, 240, 155)
 BRATS_AFFINE = np.array([[-1.0, 0, 0, 119.5], [0, -1.0, 0, 102.5], [0, 0, 1.0, -72.5], [0, 0, 0, 1]])  # LPS, 1 mm
 IXI_SHAPE = (256, 256, 150)
 IXI_AFFINE = np.array([[0, 0, 1.2, -89.4], [-0.9375, 0, 0, 102.0], [0, 0.9375, 0, -110.0], [0, 0, 0, 1]])  # PSR
 IXI_SITES = {"Guys": (1.00, 0.015), "HH": (1.30, 0.025), "IOP": (0.80, 0.020)}  # intensity scale, noise
-GRADES = ("Healthy", "LGG", "HGG")
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class CohortSpec:
     healthy_like: str = "ixi"  # ixi (the real data's gap) | brats (same template and contrast as the tumours)
 
 
-def generate_cohort(out: str | Path, spec: CohortSpec = CohortSpec(), n_jobs: int | None = None) -> Path:
+def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int | None = None) -> Path:
     """Write the cohort under ``out`` (skipping subjects already written for the same spec) and return ``out``."""
     if spec.healthy_like not in ("ixi", "brats"):
         raise ValueError(f"healthy_like={spec.healthy_like!r} must be ixi or brats")
@@ -54,7 +53,7 @@ def generate_cohort(out: str | Path, spec: CohortSpec = CohortSpec(), n_jobs: in
     if (out / "cohort.json").exists() and read_json(out / "cohort.json") != asdict(spec):
         raise FileExistsError(f"{out} holds a cohort of another spec ({read_json(out / 'cohort.json')}); use another folder")
     write_json(out / "cohort.json", asdict(spec))
-    jobs = [(out, spec, grade, i) for grade in GRADES for i in range(spec.n_per_class)]
+    jobs = [(out, spec, grade, i) for grade in CLASSES for i in range(spec.n_per_class)]
     todo = [job for job in jobs if not all(p.exists() for p in _paths(*job).values())]
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     progress = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="synth", unit="subject")
@@ -67,8 +66,8 @@ def generate_cohort(out: str | Path, spec: CohortSpec = CohortSpec(), n_jobs: in
             _write_subject(job)
             progress.update()
     progress.close()
-    names = [{"BraTS_2019_subject_ID": _brats_id(i, g), "Grade": g} for g in ("HGG", "LGG") for i in range(spec.n_per_class)]
-    write_csv(out / BRATS_DIR / "name_mapping.csv", pd.DataFrame(names))
+    names = [{"BraTS_2019_subject_ID": _brats_id(i, g), "Grade": g} for g in BRATS_GRADES for i in range(spec.n_per_class)]
+    write_csv(out / BRATS_ROOT_NAME / "name_mapping.csv", pd.DataFrame(names))
     return out
 
 
@@ -89,7 +88,7 @@ def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: 
         tissues["brain"] = brain
     scale = rng.uniform(600, 1400)
     arrays = {}
-    for contrast in ("t1", "t1ce", "t2", "flair"):
+    for contrast in BRATS_CONTRASTS:
         image = compose(contrast, tissues, maps, tumour.enhancement if tumour else 0.0, rng)
         image = scanner(image, rng, noise=0.012, bias=0.08) * (brain > 0.5)
         arrays[contrast] = _paste((image * scale).round().clamp(0, 32767).to(torch.int16).numpy(), roi, np.int16)
@@ -110,7 +109,7 @@ def synthesise_ixi_subject(site: str, rng: np.random.Generator) -> np.ndarray:
 
 def _write_subject(job: tuple[Path, CohortSpec, str, int]) -> None:
     out, spec, grade, index = job
-    rng = np.random.default_rng([spec.seed, GRADES.index(grade), index])
+    rng = np.random.default_rng([spec.seed, CLASSES.index(grade), index])
     paths = _paths(*job)
     if grade == "Healthy" and spec.healthy_like == "ixi":
         site = _ixi_site(index)
@@ -127,10 +126,10 @@ def _write_subject(job: tuple[Path, CohortSpec, str, int]) -> None:
 
 def _paths(out: Path, spec: CohortSpec, grade: str, index: int) -> dict[str, Path]:
     if grade == "Healthy":
-        return {"T1": out / IXI_DIR / f"IXI{index + 2:03d}-{_ixi_site(index)}-{1000 + index:04d}-T1.nii.gz"}
+        return {"T1": out / IXI_ROOT_NAME / f"IXI{index + 2:03d}-{_ixi_site(index)}-{1000 + index:04d}-T1.nii.gz"}
     subject = _brats_id(index, grade)
-    folder = out / BRATS_DIR / grade / subject
-    return {c: folder / f"{subject}_{c}.nii.gz" for c in ("t1", "t1ce", "t2", "flair", "seg")}
+    folder = out / BRATS_ROOT_NAME / grade / subject
+    return {c: folder / f"{subject}_{c}.nii.gz" for c in (*BRATS_CONTRASTS, "seg")}
 
 
 def _brats_id(index: int, grade: str) -> str:

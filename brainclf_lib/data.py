@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ExperimentConfig
-from .conventions import CLASSES
+from .conventions import CLASSES, IXI_ROOT_NAME
 from .datasets import VolumeDataset, augmentation, make_subjects
 from .errors import BadInputError
 from .losses import class_weights
@@ -23,10 +23,17 @@ from .paths import data_dir, resolve
 from .prepare import MANIFEST, prepare, read_manifest
 from .preprocessing import PreprocessSettings
 from .splits import fold_subjects, holdout_splits, kfold_splits, read_splits, save_splits, train_val_split
-from .synthetic import IXI_DIR, CohortSpec, generate_cohort
+from .synthetic import CohortSpec, generate_cohort
 
 
 def preprocess_settings(config: ExperimentConfig) -> PreprocessSettings:
+    """The preprocessing a config asks for (spacing, shape, percentiles, skull stripping), as ``brainclf prepare`` takes it.
+
+    Taught in ``02_preprocessing``.
+
+    Args:
+        config: the experiment.
+    """
     return PreprocessSettings(config.spacing, config.input_shape, config.skull_strip)
 
 
@@ -64,7 +71,7 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
             print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}, "
                   f"difficulty {spec.difficulty:g}): generating it in {raw} and preparing it in {folder}", flush=True)
         raw = generate_cohort(raw, spec)
-        prepare(folder, brats=raw, ixi=raw / IXI_DIR, contrasts=config.contrasts, n_healthy=None,
+        prepare(folder, brats=raw, ixi=raw / IXI_ROOT_NAME, contrasts=config.contrasts, n_healthy=None,
                 settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
     splits_file = splits_path(config)
     if not splits_file.exists():
@@ -91,10 +98,16 @@ class FoldData:
 
 
 def load_fold(config: ExperimentConfig) -> FoldData:
-    """The train (augmented), validation and test datasets of ``config``'s fold, read from what
-    :func:`prepare_data` wrote: subjects are split as saved, never re-drawn.
+    """The train (augmented), validation and test datasets of ``config``'s fold, read from what :func:`prepare_data`
+    wrote: subjects are split as saved, never re-drawn.
 
     Taught in ``04_train``.
+
+    Args:
+        config: the experiment; ``fold`` picks the held-out third.
+
+    Returns:
+        A :class:`FoldData`: ``train`` carries the augmentation, ``val`` and ``test`` see each volume as prepared.
     """
     folder = dataset_folder(config)
     splits_file = splits_path(config)
@@ -121,7 +134,16 @@ def load_fold(config: ExperimentConfig) -> FoldData:
 
 
 def class_balance(data: FoldData) -> pd.DataFrame:
-    """Subjects per class in each split, and the loss weights the training split implies (taught in ``04_train``)."""
+    """Subjects per class in each split, and the loss weights the training split implies.
+
+    Taught in ``04_train``: the weights are derived from the training fold's labels, never typed in.
+
+    Args:
+        data: a fold from :func:`load_fold`.
+
+    Returns:
+        A row per class: training, validation and test subjects, and the class weight ``1 - n_c / N``.
+    """
     table = pd.DataFrame({name: np.bincount(split.labels, minlength=len(CLASSES)) for name, split in
                           (("training subjects", data.train), ("validation", data.val), ("test", data.test))},
                          index=CLASSES)
