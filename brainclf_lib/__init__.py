@@ -3,24 +3,26 @@
 The library computes; the notebooks in ``notebooks/`` teach and call it, importing only the names below (its public
 API). Tensors are ``(N, C, D, H, W)`` with ``D`` the axial slice axis (see :mod:`brainclf_lib.conventions`).
 
-The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` -> ``metrics``, ``losses``,
-``preprocessing``, ``pretrained``, ``models``, ``config`` -> ``synthetic/``, ``discovery``, ``prepare``, ``splits``,
-``datasets``, ``data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
-``replicate``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``viz``, ``paper``, ``baseline``
-and ``profiling`` stand beside them. A test fails on an import cycle.
+The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` -> ``protocols``, ``metrics``,
+``losses``, ``preprocessing``, ``pretrained``, ``models``, ``config`` -> ``synthetic/``, ``discovery``, ``prepare``,
+``splits``, ``datasets``, ``data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
+``replicate``, ``comparison``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``viz``,
+``paper``, ``baseline`` and ``profiling`` stand beside them. A test fails on an import cycle.
 """
 
 from . import viz
 from .baseline import histogram_baseline
+from .comparison import compare_protocols, protocol_table, protocol_variants
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
 from .data import FoldData, class_balance, load_fold, prepare_data, preprocess_settings
 from .datasets import VolumeDataset, augmentation
 from .evaluation import evaluate, metrics_of, predict_subjects
+from .execute import check_parameters
 from .explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
 from .files import read_json, write_csv, write_json
 from .inference import Predictor
-from .losses import class_weights, weighted_cross_entropy
+from .losses import class_weights, published_class_weights, weighted_cross_entropy
 from .metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, metrics_table
 from .models import ARCHS, PAPER_NAMES, build_model, canonical_arch, count_trainable, parameter_table, stage_shapes
 from .paper import REPORTED, side_by_side
@@ -29,6 +31,7 @@ from .prepare import read_manifest
 from .preprocessing import load_volume, preprocessing_steps, step_table
 from .pretrained import PretrainedWeightsUnavailable
 from .profiling import benchmark_steps, conv_kernels, matmul_peaks, parse_setting, reference_results
+from .protocols import DEVIATIONS, PROTOCOLS, deviation_table, deviations_of
 from .replicate import collect_runs, cross_validate, paired_comparisons, replicate, run_metrics
 from .run import Run, find_runs, run_name
 from .runtime import environment, pick_device
@@ -37,10 +40,12 @@ from .training import fit, train_epoch
 
 __all__ = [
     "ARCHS",
-    "CLASSES",
     "CLASS_TO_INDEX",
+    "CLASSES",
+    "DEVIATIONS",
     "PAPER_NAMES",
     "PRESETS",
+    "PROTOCOLS",
     "REPORTED",
     "ExperimentConfig",
     "FoldData",
@@ -55,13 +60,17 @@ __all__ = [
     "bootstrap_ci",
     "build_model",
     "canonical_arch",
+    "check_parameters",
     "class_balance",
     "class_weights",
     "classification_metrics",
     "collect_runs",
+    "compare_protocols",
     "conv_kernels",
     "count_trainable",
     "cross_validate",
+    "deviation_table",
+    "deviations_of",
     "environment",
     "evaluate",
     "find_runs",
@@ -85,6 +94,9 @@ __all__ = [
     "prepare_data",
     "preprocess_settings",
     "preprocessing_steps",
+    "protocol_table",
+    "protocol_variants",
+    "published_class_weights",
     "read_json",
     "read_manifest",
     "reference_results",

@@ -12,16 +12,20 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from .comparison import ONE_AT_A_TIME, compare_protocols, protocol_table
 from .config import PRESETS, ExperimentConfig, make_config
-from .conventions import DEFAULT_CONTRAST, KINETICS
+from .conventions import CLASSES, DEFAULT_CONTRAST, KINETICS
 from .data import prepare_data
 from .errors import BadInputError
 from .evaluation import evaluate
 from .execute import run_notebooks
+from .files import write_csv
 from .inference import Predictor
 from .models import parameter_table
+from .paths import resolve
 from .prepare import prepare
 from .preprocessing import PreprocessSettings
+from .protocols import DEVIATIONS, PROTOCOLS
 from .replicate import cross_validate, replicate
 from .source_task import make_source_weights
 from .synthetic import CohortSpec, generate_cohort
@@ -83,6 +87,17 @@ def _replicate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _protocols(args: argparse.Namespace) -> int:
+    config = _config(args)
+    runs = compare_protocols(config, args.only or ONE_AT_A_TIME, progress=not args.quiet)
+    table = protocol_table(runs)
+    path = write_csv(resolve(config.output_dir) / f"protocols_{config.arch}.csv", table.reset_index())
+    columns = ["deviations", "accuracy", "macro F1", "Δ macro F1", *(f"{name} F1" for name in CLASSES)]
+    print(table[columns].round(3).to_string())
+    print(f"written to {path}")
+    return EXIT_OK
+
+
 def _source(args: argparse.Namespace) -> int:
     for arch, path in make_source_weights(_config(args), args.out, epochs=args.source_epochs,
                                           progress=not args.quiet).items():
@@ -119,7 +134,12 @@ _HELP = {
     "amp": "autocast: auto (fp16 on CUDA, off on a CPU) | off | fp16 | bf16 (on a CPU: see runtime.amp_dtype)",
     "num_workers": "DataLoader workers; unset: up to 8 on a GPU machine, 0 on a CPU (measured)",
     "channels_last": "channels_last_3d memory format; unset: on CUDA, and with bf16 (measured faster)",
+    "protocol": "corrected (default) | paper | published-code: see brainclf_lib/protocols.py",
+    "deviations": "published-code deviations added to the protocol's, for example augmented_test",
 }
+
+
+_CHOICES = {"protocol": tuple(PROTOCOLS), "deviations": tuple(DEVIATIONS)}
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -129,9 +149,10 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         default_text = f"default: the preset's, else {f.default!r}"
-        if f.name in ("contrasts", "input_shape"):
-            kind = str if f.name == "contrasts" else int
-            parser.add_argument(flag, nargs="+", type=kind, default=None, help=f"{f.name} ({default_text})")
+        if f.name in ("contrasts", "input_shape", "deviations"):
+            kind = int if f.name == "input_shape" else str
+            parser.add_argument(flag, nargs="+", type=kind, default=None, choices=_CHOICES.get(f.name), metavar=f.name.upper(),
+                                help=f"{_HELP.get(f.name, f.name)} ({default_text})")
         elif str(f.type).startswith("bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"{_HELP.get(f.name, f.name)} ({default_text})")
@@ -139,7 +160,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kind = {"int": int, "float": float}.get(str(f.type), str)
             if str(f.type).startswith("int |"):
                 kind = int
-            parser.add_argument(flag, type=kind, default=None, help=f"{_HELP.get(f.name, f.name)} ({default_text})")
+            parser.add_argument(flag, type=kind, default=None, choices=_CHOICES.get(f.name),
+                                help=f"{_HELP.get(f.name, f.name)} ({default_text})")
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
@@ -199,6 +221,15 @@ def _parser() -> argparse.ArgumentParser:
         if action.dest == "pretrained":
             action.default = KINETICS
             action.help = "source of the pre-trained arm: kinetics400, a folder of <arch>.pt files, or none"
+
+    p = commands.add_parser("protocols", help="one architecture under the corrected, paper and published-code "
+                            "protocols, and each deviation alone: what each does to the figures")
+    _add_config_options(p)
+    p.add_argument("--only", nargs="+", choices=tuple(DEVIATIONS), metavar="DEVIATION",
+                   help=f"the deviations tried one at a time: {', '.join(DEVIATIONS)} (default: every one that can "
+                        "change the test figures)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_protocols)
 
     p = commands.add_parser("source", help="self-trained source weights (<arch>.pt) for replicate --pretrained DIR")
     _add_config_options(p)

@@ -15,6 +15,7 @@ from .conventions import AMP_SETTINGS, AUGMENTATIONS, DEFAULT_CONTRAST, INIT_LAB
 from .files import read_json, write_json
 from .models import canonical_arch
 from .paths import PathLike
+from .protocols import DEVIATIONS, PROTOCOLS, deviations_of
 
 
 @dataclass
@@ -40,6 +41,8 @@ class ExperimentConfig:
     split: str = "kfold"  # kfold (paper: 3-fold CV) | holdout (the "three 7:3 splits" variant)
     fold: int = 0  # which fold is held out for testing
     val_fraction: float = 0.15  # share of the training fold kept aside to choose the best epoch (0: last epoch)
+    protocol: str = "corrected"  # corrected | paper | published-code: see brainclf_lib.protocols
+    deviations: tuple[str, ...] = ()  # published-code deviations added to the protocol's, one at a time
     # optimisation
     epochs: int = 100  # the paper does not state it; 100 epochs at batch size 1
     lr: float = 1e-5  # Adam, as in the paper
@@ -61,6 +64,10 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         self.arch = canonical_arch(self.arch)
         self.contrasts = tuple(self.contrasts)
+        self.deviations = tuple(sorted(set(self.deviations)))
+        unknown = [name for name in self.deviations if name not in DEVIATIONS]
+        if unknown:
+            raise ValueError(f"Unknown deviation(s) {unknown}; valid ones are {', '.join(DEVIATIONS)}")
         self.input_shape = tuple(int(s) for s in self.input_shape)  # type: ignore[assignment]
         if len(self.input_shape) != 3:
             raise ValueError(f"input_shape must be (D, H, W), got {self.input_shape}")
@@ -69,6 +76,8 @@ class ExperimentConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
         if not 0 <= self.fold < self.n_folds:
             raise ValueError(f"fold={self.fold} must be in 0..{self.n_folds - 1}")
+        if "random_split" in deviations_of(self) and self.fold != 0:
+            raise ValueError(f"fold={self.fold}: the published code's random split has one fold, 0")
         if self.pretrained in ("", "none", "None", INIT_LABELS[0]):
             self.pretrained = None
 
@@ -79,6 +88,7 @@ class ExperimentConfig:
         data = dataclasses.asdict(self)
         data["contrasts"] = list(self.contrasts)
         data["input_shape"] = list(self.input_shape)
+        data["deviations"] = list(self.deviations)
         return data
 
     def to_json(self, path: PathLike) -> Path:
@@ -103,6 +113,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "augmentation": AUGMENTATIONS,
     "amp": AMP_SETTINGS,
     "skull_strip": SKULL_STRIPPERS,
+    "protocol": tuple(PROTOCOLS),
 }
 
 #: Named presets: the paper's set-up, a CPU-sized one that still learns, and a smoke test for CI.

@@ -13,16 +13,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torchio as tio
 
 from .config import ExperimentConfig
 from .conventions import CLASSES, IXI_ROOT_NAME
-from .datasets import VolumeDataset, augmentation, make_subjects
+from .datasets import VolumeDataset, augmentation, make_subjects, published_augmentation
 from .errors import BadInputError
 from .losses import class_weights
 from .paths import data_dir, resolve
 from .prepare import MANIFEST, prepare, read_manifest
 from .preprocessing import PreprocessSettings
-from .splits import fold_subjects, holdout_splits, kfold_splits, read_splits, save_splits, train_val_split
+from .protocols import PUBLISHED_RESCALE_RANGE, PUBLISHED_SPLIT_SEED, PUBLISHED_TEST_FRACTION, deviations_of
+from .splits import (
+    fold_subjects,
+    holdout_splits,
+    kfold_splits,
+    random_split_table,
+    read_splits,
+    save_splits,
+    train_val_split,
+)
 from .synthetic import CohortSpec, generate_cohort
 
 
@@ -82,7 +92,11 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
 
 
 def splits_path(config: ExperimentConfig) -> Path:
-    """The splits file a config reads: ``<prepared folder>/splits_kfold3_seed0.csv`` (or ``holdout3_seed0``)."""
+    """The splits file a config reads: ``<prepared folder>/splits_kfold3_seed0.csv`` (or ``holdout3_seed0``, or the
+    published code's ``random70-30_seed55``)."""
+    if "random_split" in deviations_of(config):
+        train = round(100 * (1 - PUBLISHED_TEST_FRACTION))
+        return dataset_folder(config) / f"splits_random{train}-{100 - train}_seed{PUBLISHED_SPLIT_SEED}.csv"
     return dataset_folder(config) / f"splits_{config.split}{config.n_folds}_seed{config.seed}.csv"
 
 
@@ -118,17 +132,20 @@ def load_fold(config: ExperimentConfig) -> FoldData:
     splits = read_splits(splits_file)
     train_ids, test_ids = fold_subjects(splits, config.fold)
     labels = manifest.set_index("subject_id").loc[train_ids, "label"].tolist()
-    train_ids, val_ids = train_val_split(train_ids, labels, config.val_fraction, config.seed)
+    val_fraction = 0.0 if "last_epoch" in deviations_of(config) else config.val_fraction
+    train_ids, val_ids = train_val_split(train_ids, labels, val_fraction, config.seed)
     by_id = manifest.set_index("subject_id", drop=False)
 
     def subjects(ids: list[str]):
         return make_subjects(by_id.loc[ids].reset_index(drop=True), config.contrasts)
 
+    train_transform, eval_transform = _transforms(config)
     return FoldData(
         manifest=manifest,
-        train=VolumeDataset(subjects(train_ids), augmentation(config.augmentation)),
-        val=VolumeDataset(subjects(val_ids)),
-        test=VolumeDataset(subjects(test_ids)),
+        train=VolumeDataset(subjects(train_ids), train_transform),
+        val=VolumeDataset(subjects(val_ids), eval_transform),
+        test=VolumeDataset(subjects(test_ids), train_transform if "augmented_test" in deviations_of(config)
+                           else eval_transform),
         folder=folder,
     )
 
@@ -173,6 +190,19 @@ def _cohort_tag(spec: CohortSpec) -> str:
 
 
 def _make_splits(manifest: pd.DataFrame, config: ExperimentConfig) -> pd.DataFrame:
+    if "random_split" in deviations_of(config):
+        return random_split_table(manifest, PUBLISHED_TEST_FRACTION, PUBLISHED_SPLIT_SEED)
     if config.split == "kfold":
         return kfold_splits(manifest, config.n_folds, config.seed)
     return holdout_splits(manifest, config.n_folds, 0.3, config.seed)
+
+
+def _transforms(config: ExperimentConfig) -> tuple[tio.Transform | None, tio.Transform | None]:
+    """The training and evaluation transforms: the corrected protocol's, or the published code's deviations."""
+    deviations = deviations_of(config)
+    train = published_augmentation() if "code_augmentation" in deviations and config.augmentation != "none" \
+        else augmentation(config.augmentation)
+    if "output_range_rescale" not in deviations:
+        return train, None
+    rescale = tio.RescaleIntensity(out_min_max=PUBLISHED_RESCALE_RANGE)  # what (0.05, 99.5) meant in the code
+    return tio.Compose([rescale, *([train] if train else [])]), rescale

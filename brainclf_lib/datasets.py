@@ -45,6 +45,18 @@ def augmentation(name: str) -> tio.Transform | None:
     return choices[name]
 
 
+def published_augmentation() -> tio.Transform:
+    """The augmentation the paper's published code ran: one isotropic scale and nearest-neighbour interpolation.
+
+    Taught in ``08_protocols`` (the ``code_augmentation`` deviation). Its ``RandomFlip(p=0.5)`` applies a flip of
+    probability 0.5 half the time, the paper's 0.25.
+    """
+    return tio.Compose([
+        tio.RandomFlip(axes=("LR",), flip_probability=0.5, p=0.5),
+        tio.RandomAffine(scales=(0.9, 1.2), degrees=10, isotropic=True, image_interpolation="nearest"),
+    ])
+
+
 def make_subjects(manifest: pd.DataFrame, contrasts: tuple[str, ...]) -> list[tio.Subject]:
     """One ``tio.Subject`` per manifest row; several contrasts become channels of one image."""
     missing = [c for c in contrasts if f"image_{c}" not in manifest.columns]

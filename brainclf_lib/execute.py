@@ -1,8 +1,19 @@
-"""Execute the notebooks in order with papermill, each with a preset's parameters (``brainclf notebooks``)."""
+"""Execute the notebooks in order with papermill, each with a preset's parameters (``brainclf notebooks``), and
+hold papermill's parameters to the notebook's ``parameters`` cell.
+
+Papermill injects ``-p name value`` as an assignment after the ``parameters`` cell whether or not the notebook has
+such a parameter, so ``-p lrr 0.1`` would run with the default lr and say nothing. Here an unknown parameter is an
+error that names it: before execution in :func:`run_notebooks`, and inside the notebook (whoever runs papermill)
+in :func:`check_parameters`, which every notebook calls right after its imports.
+"""
 
 from __future__ import annotations
 
+import ast
+import difflib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from .paths import REPO_ROOT, PathLike, resolve
 
@@ -17,7 +28,11 @@ ORDER: list[tuple[str, list[dict]]] = [
     ("05_transfer_learning", [{}]),
     ("06_results", [{}]),
     ("07_explainability", [{}]),
+    ("08_protocols", [{}]),
 ]
+
+#: How papermill's injected cell begins (its ``comment`` for the Python translator).
+INJECTED_HEADER = "# Parameters"
 
 
 def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = None,
@@ -38,10 +53,60 @@ def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = 
         for variant in variants:
             suffix = "".join(f"-{v}" for v in variant.values())
             target = out / f"{name}{suffix}.ipynb"
-            parameters = {"preset": preset, "output_dir": str(runs_dir), "report_dir": str(out), **variant}
+            declared = notebook_parameters(NOTEBOOKS_DIR / f"{name}.ipynb")
+            shared = {"preset": preset, "output_dir": str(runs_dir), "report_dir": str(out)}
+            # the shared settings go where they are declared (a notebook that exports nothing has no report_dir);
+            # a variant's own parameters must all be declared
+            parameters = {**{k: v for k, v in shared.items() if k in declared}, **variant}
+            check_known(parameters, declared, name)
             print(f"[notebooks] {name}{suffix} (preset {preset})", flush=True)
             papermill.execute_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", target, parameters=parameters,
                                        cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False,
                                        execution_timeout=cell_timeout)
             executed.append(target)
     return executed
+
+
+def notebook_parameters(path: PathLike) -> set[str]:
+    """The names a notebook's ``parameters`` cell assigns: the parameters papermill may set."""
+    import nbformat  # here, not at the top: only executing or checking notebooks needs it
+
+    cells = nbformat.read(resolve(path), as_version=4).cells
+    tagged = [cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        raise ValueError(f"{path} has no cell tagged 'parameters'")
+    return _assigned(tagged[0].source)
+
+
+def check_known(given: Iterable[str], declared: set[str], notebook: str) -> None:
+    """Refuse parameters a notebook does not declare, naming each with the closest declared name."""
+    unknown = sorted(set(given) - declared)
+    if unknown:
+        hints = [f"{name!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, declared, 1)) else "")
+                 for name in unknown]
+        raise ValueError(f"{notebook} has no parameter {', '.join(hints)}; its parameters are {', '.join(sorted(declared))}")
+
+
+def check_parameters(namespace: Mapping[str, Any]) -> None:
+    """Inside a notebook: fail if papermill injected a parameter that the ``parameters`` cell does not declare.
+
+    Taught in ``01_data_exploration``; every notebook calls ``check_parameters(globals())`` after its imports. It
+    reads the kernel's input history (``In``): the injected cell is the one that begins with papermill's
+    ``# Parameters`` header, and the cell before it is the notebook's own ``parameters`` cell. Run by hand in
+    JupyterLab, nothing is injected and nothing is checked.
+
+    Args:
+        namespace: the notebook's ``globals()``.
+    """
+    history = list(namespace.get("In", []))
+    for index, source in enumerate(history):
+        if index > 0 and source.lstrip().startswith(INJECTED_HEADER):
+            check_known(_assigned(source), _assigned(history[index - 1]), "this notebook")
+
+
+def _assigned(source: str) -> set[str]:
+    names = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names |= {target.id for target in targets if isinstance(target, ast.Name)}
+    return names

@@ -48,12 +48,26 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
     return (cam / cam.max().clamp_min(1e-8)).numpy(), target
 
 
-def attention_in_mask(cam: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+def attention_in_mask(cam: np.ndarray, mask: np.ndarray, brain: np.ndarray | None = None) -> dict[str, float]:
     """How much of the attention falls on the tumour: its share of the map's mass, against the tumour's share of
-    the brain (what a map with no preference would give)."""
+    the brain, which is what a map spread evenly over the brain would give.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        cam: a Grad-CAM map, ``(D, H, W)``.
+        mask: the tumour mask on the same grid.
+        brain: the brain mask on the same grid (``None``: the whole volume counts as brain).
+
+    >>> tumour = np.zeros((4, 4, 4), bool); tumour[:2, :2, :2] = True
+    >>> brain = np.zeros((4, 4, 4), bool); brain[:2] = True
+    >>> attention_in_mask(brain.astype(float), tumour, brain)  # even over the brain: no preference
+    {'attention in tumour': 0.25, 'tumour share of brain': 0.25}
+    """
     mask = mask > 0
-    brain_share = mask.mean()
-    return {"attention in tumour": float(cam[mask].sum() / max(cam.sum(), 1e-8)), "tumour share of volume": float(brain_share)}
+    brain = np.ones_like(mask) if brain is None else brain > 0
+    share = float(mask[brain].sum() / max(brain.sum(), 1))
+    return {"attention in tumour": float(cam[mask].sum() / max(cam.sum(), 1e-8)), "tumour share of brain": share}
 
 
 def load_mask(seg_path: str) -> np.ndarray:
@@ -95,12 +109,14 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
 
     Returns:
         A row per subject: label, prediction, the share of the attention inside the tumour, the tumour's share of the
-        volume, and their ratio (1: no preference for the tumour).
+        brain (the prepared volume's non-zero voxels), and their ratio (1: no preference for the tumour over the
+        rest of the brain; below 1 when the map spends its mass outside the brain).
     """
     rows = []
     for case in tumour_cases(data).itertuples(index=False):
-        cam, predicted = grad_cam(model, data.test[case.index]["image"], layer=getattr(model, layer))
-        share = attention_in_mask(cam, load_mask(case.seg))
+        image = data.test[case.index]["image"]
+        cam, predicted = grad_cam(model, image, layer=getattr(model, layer))
+        share = attention_in_mask(cam, load_mask(case.seg), brain=(image > 0).any(0).numpy())
         rows.append({"subject_id": case.subject_id, "label": case.label, "predicted": CLASSES[predicted], **share,
-                     "ratio": share["attention in tumour"] / max(share["tumour share of volume"], 1e-8)})
+                     "ratio": share["attention in tumour"] / max(share["tumour share of brain"], 1e-8)})
     return pd.DataFrame(rows)

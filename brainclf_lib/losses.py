@@ -13,10 +13,17 @@ import torch
 from torch import nn
 
 from .conventions import CLASSES
+from .protocols import PUBLISHED_WEIGHTS
 
 
 def class_weights(labels: Sequence[int] | np.ndarray | torch.Tensor, n_classes: int = len(CLASSES)) -> torch.Tensor:
     """``W_c = 1 - n_c / sum_t n_t`` for each class ``c``: rarer classes weigh more.
+
+    Taught in ``04_train``, where the same weights are first computed by hand from the fold's labels.
+
+    Args:
+        labels: the training fold's class indices.
+        n_classes: the number of classes (a class absent from ``labels`` gets weight 1).
 
     >>> class_weights([0, 0, 1, 2])
     tensor([0.5000, 0.7500, 0.7500])
@@ -28,6 +35,18 @@ def class_weights(labels: Sequence[int] | np.ndarray | torch.Tensor, n_classes: 
         raise ValueError(f"labels must lie in 0..{n_classes - 1}, got {labels.unique().tolist()}")
     counts = torch.bincount(labels, minlength=n_classes).float()
     return 1.0 - counts / counts.sum()
+
+
+def published_class_weights() -> torch.Tensor:
+    """The weights the paper's published code typed in, ``[3.54, 1, 1]`` for (LGG, HGG, Healthy), in our class order.
+
+    Taught in ``08_protocols`` (the ``hand_weights`` deviation): right for the real data's 259 HGG / 73 LGG, wrong
+    for any other cohort or fold.
+
+    >>> published_class_weights()
+    tensor([1.0000, 3.5400, 1.0000])
+    """
+    return torch.tensor([PUBLISHED_WEIGHTS[name] for name in CLASSES])
 
 
 def weighted_cross_entropy(labels: Sequence[int] | np.ndarray | torch.Tensor, n_classes: int = len(CLASSES)) -> nn.Module:

@@ -7,6 +7,7 @@ confusion matrix that accumulates over epochs (a pitfall of the paper's own code
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -119,6 +120,8 @@ def bootstrap_ci(
     indices = rng.integers(0, y_true.size, size=(n_resamples, y_true.size))
     scores = np.array([score(y_true[i], y_pred[i]) for i in indices])
     alpha = (1 - confidence) / 2
+    if np.isnan(scores).all():  # the metric is undefined on every resample (a class absent throughout)
+        return float(score(y_true, y_pred)), math.nan, math.nan
     low, high = np.nanquantile(scores, [alpha, 1 - alpha])
     return float(score(y_true, y_pred)), float(low), float(high)
 

@@ -29,6 +29,7 @@ from .errors import RunExistsError, RunLockedError
 from .files import load_torch, read_json, save_torch, write_csv, write_json
 from .models import build_model
 from .paths import PathLike, resolve
+from .protocols import deviations_of
 
 #: Settings that say where and how fast a run is computed, not what it computes: a run may resume on another
 #: device or with more loader workers. Every other field of :class:`ExperimentConfig` is part of its identity.
@@ -39,8 +40,15 @@ NAMED_SETTINGS: tuple[str, ...] = ("arch", "fold")
 
 
 def identity(config: ExperimentConfig) -> dict[str, Any]:
-    """The settings that decide a run's result: every field but the :data:`EXECUTION_SETTINGS`."""
-    return {key: value for key, value in config.to_dict().items() if key not in EXECUTION_SETTINGS}
+    """The settings that decide a run's result: every field but the :data:`EXECUTION_SETTINGS`.
+
+    A protocol counts by the deviations it runs with, not by its name: ``protocol="paper"`` and the corrected
+    protocol with ``last_epoch`` added are one run.
+    """
+    settings = {key: value for key, value in config.to_dict().items() if key not in EXECUTION_SETTINGS}
+    del settings["protocol"]
+    settings["deviations"] = sorted(deviations_of(config))
+    return settings
 
 
 def config_digest(config: ExperimentConfig) -> str:

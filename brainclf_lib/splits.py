@@ -9,7 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import torch
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, train_test_split
+from torch.utils.data import random_split
 
 from .errors import SplitLeakError
 from .files import write_csv
@@ -26,6 +28,18 @@ def holdout_splits(manifest: pd.DataFrame, n_splits: int = 3, test_size: float =
     """The paper's other reading: ``n_splits`` independent stratified 7:3 train/test splits."""
     splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size, random_state=seed)
     return _table(manifest, splitter.split(manifest["subject_id"], manifest["label"]))
+
+
+def random_split_table(manifest: pd.DataFrame, test_fraction: float = 0.3, seed: int = 55) -> pd.DataFrame:
+    """The published code's split: one unstratified ``torch.utils.data.random_split`` of every subject, seeded.
+
+    Taught in ``08_protocols``. Its training part holds ``int(n - test_fraction * n)`` subjects, as the code
+    computed it; the class proportions of its test part are whatever the draw gives.
+    """
+    n = len(manifest)
+    n_train = int(n - test_fraction * n)
+    train, test = random_split(range(n), [n_train, n - n_train], generator=torch.Generator().manual_seed(seed))
+    return _table(manifest, [(list(train.indices), list(test.indices))])
 
 
 def check_split(train_ids: Iterable[str], test_ids: Iterable[str]) -> None:

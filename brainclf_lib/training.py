@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -23,12 +24,15 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from .config import ExperimentConfig
+from .conventions import CLASS_TO_INDEX
 from .data import FoldData, load_fold, prepare_data
 from .datasets import make_loader
 from .errors import NonFiniteLossError
 from .evaluation import evaluate_model, metrics_of, predict_subjects
-from .losses import weighted_cross_entropy
+from .losses import published_class_weights, weighted_cross_entropy
+from .metrics import classification_metrics
 from .models import build_model
+from .protocols import deviations_of
 from .run import Run
 from .runtime import (
     amp_dtype,
@@ -202,9 +206,11 @@ def _train_fold(config: ExperimentConfig, run: Run, resume: bool, device: torch.
     if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loss_fn = weighted_cross_entropy(data.train.labels).to(device)
+    deviations = deviations_of(config)
+    loss_fn = (nn.CrossEntropyLoss(weight=published_class_weights()) if "hand_weights" in deviations
+               else weighted_cross_entropy(data.train.labels)).to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    start, best, log = 0, -math.inf, []
+    start, best, log, accumulated = 0, -math.inf, [], []
     if resume and run.path(Run.LAST).exists():
         state = run.load_last(device)
         model.load_state_dict(state["model"])
@@ -212,6 +218,7 @@ def _train_fold(config: ExperimentConfig, run: Run, resume: bool, device: torch.
         scaler.load_state_dict(state["scaler"])
         start, best = state["epoch"] + 1, state["best_score"]
         log = run.log.to_dict("records")[:start]
+        accumulated = state.get("accumulated", [])
     if rank == 0:
         run.write_environment(environment(device, config.seed))
     step_model = DistributedDataParallel(model) if distributed else model
@@ -231,12 +238,17 @@ def _train_fold(config: ExperimentConfig, run: Run, resume: bool, device: torch.
                 "Check those volumes for NaN values, or lower the learning rate."
             )
         val = evaluate_model(model, data.val, device, dtype, loss_fn) if len(data.val) else None
+        score = _selection_score(val, epoch)
+        if deviations & {"accumulated_confusion", "train_loss_as_val"} and rank == 0:  # the code tested every epoch
+            tested = predict_subjects(model, data.test, device, dtype).assign(epoch=epoch)
+            accumulated += tested.to_dict("records") if "accumulated_confusion" in deviations else []
+            if "train_loss_as_val" in deviations:
+                val = _published_validation(tested, stats.loss * len(data.train) / len(data.test))
         seconds = time.perf_counter() - began
         log.append({"epoch": epoch, "train_loss": stats.loss, "val_loss": val["loss"] if val else math.nan,
                     "val_accuracy": val["accuracy"] if val else math.nan,
                     "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": seconds,
                     "data_wait": stats.data_wait / seconds})
-        score = _selection_score(val, epoch)
         if rank == 0:
             run.write_log(log, LOG_COLUMNS)
             if score > best:
@@ -244,13 +256,16 @@ def _train_fold(config: ExperimentConfig, run: Run, resume: bool, device: torch.
                 run.save_best(model, epoch, config)
             run.save_last({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "scaler": scaler.state_dict(), "epoch": epoch, "best_score": best,
-                           "config": config.to_dict()})
+                           "config": config.to_dict(), "accumulated": accumulated})
         else:
             best = max(best, score)
     if distributed:  # BatchNorm statistics are updated locally after DDP's broadcast: take rank 0's
         for buffer in model.buffers():
             dist.broadcast(buffer, src=0)
-    if rank == 0:
+    if rank == 0 and "accumulated_confusion" in deviations:  # one confusion matrix over every epoch's predictions
+        predictions = pd.DataFrame(accumulated)
+        run.write_evaluation(predictions, metrics_of(predictions, config.seed))
+    elif rank == 0:
         _evaluate_best(model, data, config, device, dtype, run)
     return model
 
@@ -262,3 +277,9 @@ def _evaluate_best(model: nn.Module, data: FoldData, config: ExperimentConfig, d
         model.load_state_dict(run.best_state(device)["model"])
     predictions = predict_subjects(model, data.test, device, dtype)
     run.write_evaluation(predictions, metrics_of(predictions, config.seed))
+
+
+def _published_validation(tested: pd.DataFrame, train_loss_sum_over_test: float) -> dict[str, float]:
+    """What the published code logged as validation: the test set's accuracy, and the training loss as its loss."""
+    metrics = classification_metrics(tested["label"].map(CLASS_TO_INDEX), tested["pred"].map(CLASS_TO_INDEX))
+    return {"loss": train_loss_sum_over_test, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}

@@ -234,6 +234,33 @@ def write_report(path: PathLike, title: str, tables: dict[str, pd.DataFrame], fi
     atomic_write(path, lambda tmp: tmp.write_text(html))
 
 
+def protocol_effects(table: pd.DataFrame, figures: Sequence[str] = ("accuracy", "macro F1", "LGG F1", "HGG F1")) -> go.Figure:
+    """Each protocol variant's figures with their bootstrap 95 % intervals, one panel per figure, the corrected
+    protocol's value as a dotted line: a deviation whose interval does not reach that line moved the figure.
+
+    Taught in ``08_protocols``.
+
+    Args:
+        table: :func:`~brainclf_lib.comparison.protocol_table`'s table.
+        figures: the columns drawn, each with its ``low`` and ``high`` columns.
+    """
+    figure = make_subplots(1, len(figures), shared_yaxes=True, subplot_titles=list(figures), horizontal_spacing=0.03)
+    variants = list(table.index)[::-1]
+    for column, name in enumerate(figures, start=1):
+        rows = table.loc[variants]
+        figure.add_scatter(
+            x=rows[name], y=variants, mode="markers", marker=dict(size=9, color="#1f77b4"), showlegend=False,
+            error_x=dict(type="data", symmetric=False, array=rows[f"{name} high"] - rows[name],
+                         arrayminus=rows[name] - rows[f"{name} low"]),
+            row=1, col=column, hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+        if "corrected" in table.index:
+            figure.add_vline(x=table.loc["corrected", name], line=dict(dash="dot", color="grey"), row=1, col=column)
+        figure.update_xaxes(range=[-0.02, 1.02], row=1, col=column)
+    return figure.update_layout(height=60 + 34 * len(variants), margin=dict(l=10, r=10, t=40, b=30),
+                                title="Test figures under each protocol (bootstrap 95 % intervals)")
+
+
 def _png(slice_2d: np.ndarray) -> bytes:
     """A grey-scale PNG of a slice, windowed to its 99.5th percentile."""
     data = slice_2d.astype(float)

@@ -23,7 +23,12 @@ def test_attention_in_mask_is_one_on_the_mask_and_the_share_when_uniform():
     mask[:2, :2, :2] = True
     assert attention_in_mask(mask.astype(float), mask)["attention in tumour"] == pytest.approx(1.0)
     uniform = attention_in_mask(np.ones((4, 4, 4)), mask)
-    assert uniform["attention in tumour"] == pytest.approx(uniform["tumour share of volume"]) == pytest.approx(1 / 8)
+    assert uniform["attention in tumour"] == pytest.approx(uniform["tumour share of brain"]) == pytest.approx(1 / 8)
+    brain = np.zeros((4, 4, 4), bool)
+    brain[:2] = True  # half the volume is brain: the tumour is a quarter of it
+    over_brain = attention_in_mask(brain.astype(float), mask, brain)
+    assert over_brain["attention in tumour"] == pytest.approx(over_brain["tumour share of brain"]) == pytest.approx(1 / 4)
+    assert attention_in_mask(np.ones((4, 4, 4)), mask, brain)["attention in tumour"] == pytest.approx(1 / 8)  # half wasted
 
 
 def test_tumour_attention_measures_every_test_subject_with_a_tumour(tiny_config):
@@ -38,5 +43,25 @@ def test_tumour_attention_measures_every_test_subject_with_a_tumour(tiny_config)
     table = tumour_attention(build_model("mc3"), data, layer="layer3")
     assert list(table["subject_id"]) == list(cases["subject_id"])
     assert set(table["predicted"]) <= {"Healthy", "LGG", "HGG"}
-    assert np.allclose(table["ratio"], table["attention in tumour"] / table["tumour share of volume"])
+    assert np.allclose(table["ratio"], table["attention in tumour"] / table["tumour share of brain"])
+    image = data.test[int(cases["index"].iloc[0])]["image"]
+    brain_share = mask.sum() / (image > 0).any(0).sum().item()
+    assert table["tumour share of brain"].iloc[0] == pytest.approx(brain_share)  # of the brain, not the volume
     assert ((table["attention in tumour"] >= 0) & (table["attention in tumour"] <= 1)).all()
+
+
+@pytest.mark.parametrize("arch", ["r3d", "mc3", "r2plus1d"])
+def test_grad_cam_agrees_with_captums_layer_grad_cam(arch):
+    """The hook-built Grad-CAM of 07 (and the library's) against an independent implementation."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    torch.manual_seed(0)
+    model = build_model(arch).eval()
+    image = torch.rand(1, 12, 32, 32)
+    for layer_name in ("layer3", "layer4"):
+        layer = getattr(model, layer_name)
+        ours, target = grad_cam(model, image, layer=layer)
+        reference = LayerGradCam(model, layer).attribute(image[None], target=target, relu_attributions=True)
+        reference = LayerAttribution.interpolate(reference, image.shape[1:], interpolate_mode="trilinear")[0, 0].detach()
+        reference = (reference - reference.min()) / (reference.max() - reference.min()).clamp_min(1e-8)
+        assert np.allclose(ours, reference.numpy(), atol=1e-4), (arch, layer_name)

@@ -9,7 +9,7 @@ from brainclf_lib.run import find_runs
 def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINCLF_DATA", str(tmp_path / "data"))
     executed = run_notebooks(tmp_path / "out", preset="smoke", cell_timeout=600)
-    assert len(executed) == sum(len(variants) for _, variants in ORDER) == 9
+    assert len(executed) == sum(len(variants) for _, variants in ORDER) == 10
     for path in executed:
         book = nbformat.read(path, as_version=4)
         errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -21,3 +21,10 @@ def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
     report = tmp_path / "out"
     assert (report / "report.html").stat().st_size > 10_000 and (report / "tables.csv").exists()
     assert (report / "montage.html").exists()
+    protocols = report / "protocols_mc3_18.csv"  # 08: the corrected, paper and published-code protocols side by side
+    assert (report / "protocols.html").stat().st_size > 10_000 and protocols.exists()
+    import pandas as pd
+
+    table = pd.read_csv(protocols).set_index("variant")
+    assert {"corrected", "paper", "published-code", "+ augmented_test"} <= set(table.index)
+    assert (table["macro F1 low"] <= table["macro F1"]).all() and (table["macro F1"] <= table["macro F1 high"]).all()

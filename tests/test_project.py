@@ -37,7 +37,7 @@ def test_environment_yml_pins_what_pyproject_pins():
 
 def test_notebooks_are_committed_without_outputs():
     notebooks = [ROOT / "notebooks" / f"{name}.ipynb" for name, _ in ORDER]  # not a user's executed copies
-    assert len(notebooks) == 7 and all(path.exists() for path in notebooks)
+    assert len(notebooks) == 8 and all(path.exists() for path in notebooks)
     for path in notebooks:
         cells = json.loads(path.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]
