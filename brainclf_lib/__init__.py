@@ -6,7 +6,7 @@ API). Tensors are ``(N, C, D, H, W)`` with ``D`` the axial slice axis (see :mod:
 The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` -> ``protocols``, ``metrics``,
 ``losses``, ``preprocessing``, ``pretrained``, ``models``, ``config`` -> ``synthetic/``, ``discovery``, ``prepare``,
 ``splits``, ``datasets``, ``data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
-``replicate``, ``comparison``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``viz``,
+``replicate``, ``comparison``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``expectations``, ``viz``,
 ``paper``, ``baseline`` and ``profiling`` stand beside them. A test fails on an import cycle.
 """
 
@@ -17,8 +17,10 @@ from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
 from .data import FoldData, class_balance, load_fold, prepare_data, preprocess_settings
 from .datasets import VolumeDataset, augmentation
+from .discovery import raw_contrast_path
 from .evaluation import evaluate, metrics_of, predict_subjects
 from .execute import check_parameters
+from .expectations import expect
 from .explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
 from .files import read_json, write_csv, write_json
 from .inference import Predictor
@@ -73,6 +75,7 @@ __all__ = [
     "deviations_of",
     "environment",
     "evaluate",
+    "expect",
     "find_runs",
     "fit",
     "grad_cam",
@@ -98,6 +101,7 @@ __all__ = [
     "protocol_variants",
     "published_class_weights",
     "read_json",
+    "raw_contrast_path",
     "read_manifest",
     "reference_results",
     "replicate",

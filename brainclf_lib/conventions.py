@@ -3,8 +3,8 @@
 Tensor layout
 -------------
 The models see a batch as ``(N, C, D, H, W)``: ``C`` the MR contrasts (1 in the paper), ``D`` the **axial slice
-axis** (inferior to superior), which the video ResNets treat as *time*, then ``H`` (posterior to anterior) and ``W``
-(right to left of the patient... in RAS+ order, x increasing to the patient's left). TorchIO stores images as
+axis** (increasing towards superior), which the video ResNets treat as *time*, then ``H`` (towards anterior) and
+``W`` (towards the patient's right: RAS+, as nibabel and TorchIO define it). TorchIO stores images as
 ``(C, x, y, z)`` in RAS+ order once reoriented to canonical, so the one permutation between the two is
 :func:`slice_axis_first` (taught in ``02_preprocessing``).
 """

@@ -96,6 +96,26 @@ def sample_healthy(subjects: list[RawSubject], n: int | None, seed: int = 0) -> 
     return sorted(random.Random(seed).sample(ordered, n), key=lambda s: s.subject_id)
 
 
+def raw_contrast_path(original: PathLike, contrast: str) -> Path | None:
+    """The raw file of another contrast of the same subject, or ``None`` where the release has none.
+
+    Taught in ``01_data_exploration``. BraTS keeps every contrast beside the others (``<ID>_t2.nii.gz``); IXI names a
+    scan ``<ID>-T2.nii.gz``, and its T1 stands in for t1 and t1ce (the paper's healthy class), with no FLAIR.
+
+    Args:
+        original: any raw file of the subject (a manifest's ``original_path``).
+        contrast: ``t1``, ``t1ce``, ``t2`` or ``flair``.
+    """
+    original = Path(original)
+    ixi = IXI_PATTERN.match(original.name)
+    if ixi:
+        ixi_contrast = IXI_CONTRAST_FOR.get(contrast)
+        candidate = original.with_name(f"{ixi['id']}-{ixi_contrast}.nii.gz") if ixi_contrast else None
+    else:
+        candidate = original.with_name(f"{original.name.rsplit('_', 1)[0]}_{contrast}.nii.gz")
+    return candidate if candidate is not None and candidate.exists() else None
+
+
 def _nifti(folder: Path, stem: str) -> Path:
     for suffix in (".nii.gz", ".nii"):
         if (folder / f"{stem}{suffix}").exists():

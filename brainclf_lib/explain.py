@@ -62,12 +62,14 @@ def attention_in_mask(cam: np.ndarray, mask: np.ndarray, brain: np.ndarray | Non
     >>> tumour = np.zeros((4, 4, 4), bool); tumour[:2, :2, :2] = True
     >>> brain = np.zeros((4, 4, 4), bool); brain[:2] = True
     >>> attention_in_mask(brain.astype(float), tumour, brain)  # even over the brain: no preference
-    {'attention in tumour': 0.25, 'tumour share of brain': 0.25}
+    {'attention in tumour': 0.25, 'tumour share of brain': 0.25, 'attention in brain': 1.0}
     """
     mask = mask > 0
     brain = np.ones_like(mask) if brain is None else brain > 0
-    share = float(mask[brain].sum() / max(brain.sum(), 1))
-    return {"attention in tumour": float(cam[mask].sum() / max(cam.sum(), 1e-8)), "tumour share of brain": share}
+    total = max(float(cam.sum()), 1e-8)
+    return {"attention in tumour": float(cam[mask].sum() / total),
+            "tumour share of brain": float(mask[brain].sum() / max(brain.sum(), 1)),
+            "attention in brain": float(cam[brain].sum() / total)}
 
 
 def load_mask(seg_path: str) -> np.ndarray:
@@ -109,8 +111,9 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
 
     Returns:
         A row per subject: label, prediction, the share of the attention inside the tumour, the tumour's share of the
-        brain (the prepared volume's non-zero voxels), and their ratio (1: no preference for the tumour over the
-        rest of the brain; below 1 when the map spends its mass outside the brain).
+        brain (the prepared volume's non-zero voxels), the share of the attention inside the brain, and the ratio of
+        the first two (1: no preference for the tumour over the rest of the brain; below 1 when the map prefers other
+        parts of the brain, or spends its mass outside it).
     """
     rows = []
     for case in tumour_cases(data).itertuples(index=False):

@@ -1,4 +1,9 @@
-"""Figures (plotly, so they survive headless execution) and the ipywidgets slice viewer."""
+"""Figures (plotly) and the ipywidgets slice viewer.
+
+Every figure is displayed twice over, chosen here once (:data:`FIGURE_RENDERERS`): as plotly's own JSON, which
+JupyterLab draws interactively, and as HTML whose plotly.js is embedded once per notebook, which any static view of
+an executed notebook draws without a kernel or network (``jupyter nbconvert --to html``, a course site).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,19 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-from IPython.display import display
+import plotly.io as pio
+from IPython.display import HTML, display
 from PIL import Image
 from plotly.subplots import make_subplots
 
 from .conventions import BRATS_CONTRASTS, CLASSES
+from .discovery import raw_contrast_path
 from .files import atomic_write
 from .paths import PathLike
+
+#: JupyterLab's interactive figure, plus offline HTML for every static view (plotly.js embedded once per notebook).
+FIGURE_RENDERERS = "plotly_mimetype+notebook"
+pio.renderers.default = FIGURE_RENDERERS
 
 
 def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.ndarray:
@@ -43,7 +54,8 @@ def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "") -> go.Fig
         slices: ``{row name: {column name: 2D array}}``.
         title: the figure's title.
     """
-    rows, columns = list(slices), sorted({c for row in slices.values() for c in row}, key=_contrast_order)
+    columns = list(dict.fromkeys(c for row in slices.values() for c in row))
+    rows, columns = list(slices), sorted(columns, key=_contrast_order)  # every row's image under its own column
     figure = make_subplots(len(rows), len(columns), subplot_titles=[f"{r} · {c}" if c in slices[r] else "" for r in rows for c in columns],
                            horizontal_spacing=0.01, vertical_spacing=0.06)
     for i, row in enumerate(rows, 1):
@@ -79,14 +91,18 @@ def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int =
     return figure
 
 
-def slice_viewer(load_volume: Callable[[str, str], np.ndarray], subjects: Sequence[str], contrasts: Sequence[str]):
+def slice_viewer(load_volume: Callable[[str, str], np.ndarray | tuple[np.ndarray, str]], subjects: Sequence[str],
+                 contrasts: Sequence[str]) -> widgets.VBox:
     """An ipywidgets viewer: subject, contrast, axis and slice (needs a running kernel).
 
     Taught in ``01_data_exploration``. Each slice is drawn as a PNG into an ``Image`` widget: changing a control only
     updates a widget's value, which also executes headless (no output capture, which can stall papermill's client).
+    Without a kernel (an HTML export, a course site) the viewer shows a line saying so; the notebook shows a static
+    figure of the same volume beside it.
 
     Args:
-        load_volume: ``load_volume(subject, contrast)`` gives the ``(x, y, z)`` array to show.
+        load_volume: ``load_volume(subject, contrast)`` gives the ``(x, y, z)`` array to show, or ``(array,
+            caption)`` to say what is shown (for example that a release lacks the contrast).
         subjects: the subjects offered.
         contrasts: the contrasts offered.
     """
@@ -94,18 +110,20 @@ def slice_viewer(load_volume: Callable[[str, str], np.ndarray], subjects: Sequen
     contrast = widgets.Dropdown(options=list(contrasts), description="contrast")
     axis = widgets.ToggleButtons(options=[("sagittal", 0), ("coronal", 1), ("axial", 2)], value=2, description="axis")
     index = widgets.IntSlider(value=50, min=0, max=100, description="slice %")
+    caption = widgets.Label()
     image = widgets.Image(format="png", width=360)
 
     def update(*_):
-        volume = load_volume(subject.value, contrast.value)
+        loaded = load_volume(subject.value, contrast.value)
+        volume, caption.value = loaded if isinstance(loaded, tuple) else (loaded, f"{subject.value} · {contrast.value}")
         position = round(index.value / 100 * (volume.shape[axis.value] - 1))
         image.value = _png(axial(volume, position, axis.value))
 
     for control in (subject, contrast, axis, index):
         control.observe(update, names="value")
     update()
-    display(widgets.VBox([widgets.HBox([subject, contrast]), axis, index, image]))
-
+    display(HTML(_NEEDS_KERNEL))  # static copies of a notebook (HTML, a course site) draw widgets blank: say why
+    return _KernelViewer([widgets.HBox([subject, contrast]), axis, index, caption, image])
 
 def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:
     """Overlaid normalised histograms, one per group (for example per source: the site / contrast gap).
@@ -150,7 +168,8 @@ def confusion(matrix: Sequence[Sequence[float]], title: str = "", normalised: bo
     z = np.asarray(matrix, dtype=float)
     text = [[f"{v:.2f}" if normalised else f"{v:g}" for v in row] for row in z]
     figure = go.Figure(go.Heatmap(z=z, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}", colorscale="Blues", showscale=False))
-    return figure.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=360, width=380)
+    return figure.update_layout(title=dict(text=title, font=dict(size=13)), xaxis_title="predicted", yaxis_title="true",
+                                yaxis=dict(autorange="reversed", scaleanchor="x"), height=400, width=max(400, 8 * len(title)))
 
 
 def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
@@ -184,14 +203,15 @@ def overlay(volume: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None
     figure.add_heatmap(z=heat[::-1], colorscale="Hot", opacity=0.45, zmin=0, zmax=1, showscale=False)
     if mask is not None:
         figure.add_contour(z=mask[::-1].astype(float), contours=dict(start=0.5, end=0.5, coloring="lines"), line=dict(color="cyan"), showscale=False)
-    return figure.update_layout(title=title, height=330, width=330, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
+    return figure.update_layout(title=dict(text=title, font=dict(size=13)), height=360, width=max(360, 7 * len(title)),
+                                yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
 
 
 def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t2", "flair")) -> go.Figure:
     """One raw subject per class in several contrasts, through the tumour's centre.
 
-    Taught in ``01_data_exploration``. IXI scans have T1 only; BraTS siblings of the manifest's file give the other
-    contrasts.
+    Taught in ``01_data_exploration``. Each contrast is a column; an IXI scan's T1 stands in for T1ce, as in the
+    paper, and a contrast its release lacks (IXI's FLAIR) is left blank.
 
     Args:
         manifest: a prepared folder's manifest (its raw paths are followed).
@@ -204,9 +224,7 @@ def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t
             continue
         row = rows.iloc[0]
         original = row["original_path"]
-        paths = {c: original.replace(f"_{original.rsplit('_', 1)[-1]}", f"_{c}.nii.gz") for c in contrasts}
-        if row["source"] == "IXI":
-            paths = {"T1 (IXI)": original}
+        paths = {c: path for c in contrasts if (path := raw_contrast_path(original, c)) is not None}
         z = None
         if row.get("seg") and row["source"] != "IXI":
             seg = np.asanyarray(nib.as_closest_canonical(nib.load(original.rsplit("_", 1)[0] + "_seg.nii.gz")).dataobj)
@@ -273,3 +291,15 @@ def _png(slice_2d: np.ndarray) -> bytes:
 def _contrast_order(name: str) -> int:
     order = BRATS_CONTRASTS
     return order.index(name.lower()) if name.lower() in order else len(order)
+
+
+_NEEDS_KERNEL = ("<p><i>The slice viewer below is interactive (ipywidgets): it needs a running kernel, in JupyterLab. "
+                 "A static copy of this notebook shows it blank; the figure after it shows a slice instead.</i></p>")
+
+
+class _KernelViewer(widgets.VBox):
+    """A viewer box whose text form (what a static page shows in place of live widgets) says it needs a kernel."""
+
+    def __repr__(self) -> str:
+        return ("[interactive slice viewer: it needs a running kernel; open the notebook in JupyterLab. "
+                "The static figure below shows the same kind of slice.]")

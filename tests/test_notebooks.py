@@ -12,8 +12,13 @@ def test_every_notebook_runs_in_smoke_mode(tmp_path, monkeypatch):
     assert len(executed) == sum(len(variants) for _, variants in ORDER) == 10
     for path in executed:
         book = nbformat.read(path, as_version=4)
-        errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        assert not errors, path.name
+        outputs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.get("output_type") == "error"], path.name
+        # every figure also renders without a kernel: HTML beside plotly's JSON, plotly.js embedded once
+        figures = [o["data"] for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+        assert all("Plotly.newPlot" in "".join(f.get("text/html", "")) for f in figures), path.name
+        bundles = sum("plotly.js v" in "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+        assert bundles == (1 if figures else 0), (path.name, bundles)
     runs = find_runs(tmp_path / "out" / "runs")
     scratch = {run.config.arch: run for run in runs if run.config.pretrained is None and run.config.fold == 0}
     assert sorted(scratch) == ["mc3_18", "r2plus1d_18", "r3d_18"]
