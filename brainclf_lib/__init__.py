@@ -27,15 +27,15 @@ from .inference import Predictor
 from .losses import class_weights, published_class_weights, weighted_cross_entropy
 from .metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, metrics_table
 from .models import ARCHS, PAPER_NAMES, build_model, canonical_arch, count_trainable, parameter_table, stage_shapes
-from .paper import REPORTED, side_by_side
+from .paper import REPORTED, preset_vs_paper, side_by_side
 from .paths import resolve
 from .prepare import read_manifest
 from .preprocessing import load_volume, preprocessing_steps, step_table
 from .pretrained import PretrainedWeightsUnavailable
 from .profiling import benchmark_steps, conv_kernels, matmul_peaks, parse_setting, reference_results
 from .protocols import DEVIATIONS, PROTOCOLS, deviation_table, deviations_of
-from .replicate import collect_runs, cross_validate, paired_comparisons, replicate, run_metrics
-from .run import Run, find_runs, run_name
+from .replicate import collect_runs, cross_validate, missing_runs, paired_comparisons, replicate, run_metrics
+from .run import Run, find_runs, run_name, source_label
 from .runtime import environment, pick_device
 from .source_task import make_source_weights
 from .training import fit, train_epoch
@@ -89,11 +89,13 @@ __all__ = [
     "mcnemar",
     "metrics_of",
     "metrics_table",
+    "missing_runs",
     "paired_comparisons",
     "parameter_table",
     "parse_setting",
     "pick_device",
     "predict_subjects",
+    "preset_vs_paper",
     "prepare_data",
     "preprocess_settings",
     "preprocessing_steps",
@@ -110,6 +112,7 @@ __all__ = [
     "run_name",
     "side_by_side",
     "slice_axis_first",
+    "source_label",
     "stage_shapes",
     "step_table",
     "train_epoch",

@@ -22,7 +22,7 @@ from .models import ARCHS, PAPER_NAMES
 from .paths import PathLike, resolve
 from .pretrained import PretrainedWeightsUnavailable, load_source_state
 from .protocols import folds_of
-from .run import Run, cv_summary_path, find_runs, init_label
+from .run import Run, cv_summary_path, find_runs, init_label, source_label
 from .training import fit
 
 RESULTS = "results.csv"
@@ -63,6 +63,22 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
     return table
 
 
+def missing_runs(config: ExperimentConfig, pretrained: str | None = KINETICS, archs: tuple[str, ...] = ARCHS) -> pd.DataFrame:
+    """The runs of the grid that have not finished: what :func:`replicate` would train next.
+
+    Taught in ``06_results``.
+
+    Args:
+        config: the experiment.
+        pretrained: the pre-trained arm's source, as :func:`replicate` takes it.
+        archs: the architectures of the grid.
+    """
+    runs = [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
+    rows = [{"arch": run.arch, "init": init_label(run), "fold": run.fold, "run": Run.of(run).name}
+            for run in runs if not Run.of(run).is_complete]
+    return pd.DataFrame(rows, columns=["arch", "init", "fold", "run"])
+
+
 def cross_validate(config: ExperimentConfig, progress: bool = True) -> dict[str, Any]:
     """Train and evaluate every fold (reusing finished ones), then write fold-wise and mean ± std metrics.
 
@@ -80,6 +96,7 @@ def results_table(runs: list[Run]) -> pd.DataFrame:
     for run in runs:
         config, metrics = run.config, run.metrics
         common = {"run": run.name, "arch": config.arch, "model": PAPER_NAMES[config.arch], "init": init_label(config),
+                  "source": source_label(config),
                   "fold": config.fold, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                   "weighted_f1": metrics["weighted_f1"]}
         for name, values in metrics["per_class"].items():

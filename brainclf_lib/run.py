@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .config import ExperimentConfig
-from .conventions import INIT_LABELS
+from .conventions import INIT_LABELS, KINETICS, is_kinetics
 from .errors import RunExistsError, RunLockedError
 from .files import load_torch, read_json, save_torch, write_csv, write_json
 from .models import build_model
@@ -67,6 +67,24 @@ def config_digest(config: ExperimentConfig) -> str:
 def init_label(config: ExperimentConfig) -> str:
     """``scratch`` or ``pretrained``: the initialisation as the paper's tables name it."""
     return INIT_LABELS[config.pretrained is not None]
+
+
+def source_label(config: ExperimentConfig) -> str:
+    """Where a run's initial weights came from: ``none`` (scratch), ``kinetics400``, or ``source:<folder>`` for
+    self-trained source weights, so a table never calls two different sources by one name.
+
+    Taught in ``05_transfer_learning``.
+
+    Args:
+        config: the run's config.
+
+    >>> from brainclf_lib.config import make_config
+    >>> source_label(make_config("fast")), source_label(make_config("fast", pretrained="runs/source/mc3_18.pt"))
+    ('none', 'source:source')
+    """
+    if config.pretrained is None:
+        return "none"
+    return KINETICS if is_kinetics(config.pretrained) else f"source:{Path(config.pretrained).parent.name}"
 
 
 def run_name(config: ExperimentConfig) -> str:

@@ -279,6 +279,36 @@ def protocol_effects(table: pd.DataFrame, figures: Sequence[str] = ("accuracy", 
                                 title="Test figures under each protocol (bootstrap 95 % intervals)")
 
 
+def kernel_layouts() -> go.Figure:
+    """The three kernel layouts of one residual block, drawn as their extent along the slices (up) and in-plane
+    (across): r3d's 3 x 3 x 3, mc3's in-plane 1 x 3 x 3 (stages 2-4), and r2plus1d's 1 x 3 x 3 followed by 3 x 1 x 1.
+
+    Taught in ``03_architectures``.
+    """
+    layouts = {
+        "r3d_18: 3D, 3 x 3 x 3": [(0, 3, 3, "3 x 3 x 3")],
+        "mc3_18 (stages 2-4): in-plane, 1 x 3 x 3": [(0, 3, 1, "1 x 3 x 3")],
+        "r2plus1d_18: 1 x 3 x 3, then 3 x 1 x 1": [(0, 3, 1, "1 x 3 x 3"), (4.5, 1, 3, "3 x 1 x 1")],
+    }
+    figure = make_subplots(1, 3, subplot_titles=list(layouts), horizontal_spacing=0.06)
+    for column, kernels in enumerate(layouts.values(), start=1):
+        for left, width, height, label in kernels:
+            for x in range(width):  # one square per voxel of the kernel
+                for y in range(height):
+                    figure.add_shape(type="rect", x0=left + x, x1=left + x + 0.9, y0=y, y1=y + 0.9,
+                                     fillcolor="#4c78a8", opacity=0.8, line=dict(width=0), row=1, col=column)
+            figure.add_annotation(x=left + width / 2, y=-0.6, text=label, showarrow=False, row=1, col=column)
+        if len(kernels) > 1:
+            figure.add_annotation(x=4.2, y=0.45, ax=3.2, ay=0.45, xref=f"x{column}", yref=f"y{column}",
+                                  axref=f"x{column}", ayref=f"y{column}", text="", showarrow=True, arrowhead=2)
+        figure.update_xaxes(range=[-0.5, 6.5], title_text="in-plane (H or W)", showgrid=False, zeroline=False,
+                            showticklabels=False, row=1, col=column)
+        figure.update_yaxes(range=[-1.2, 3.5], title_text="slices (D)" if column == 1 else None, showgrid=False,
+                            zeroline=False, showticklabels=False, scaleanchor=f"x{column}", row=1, col=column)
+    return figure.update_layout(height=350, width=1000, showlegend=False, margin=dict(t=90, b=40),
+                                title="One block's kernels: extent along the slices (up) and in-plane (across)")
+
+
 def _png(slice_2d: np.ndarray) -> bytes:
     """A grey-scale PNG of a slice, windowed to its 99.5th percentile."""
     data = slice_2d.astype(float)

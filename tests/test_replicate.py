@@ -8,8 +8,16 @@ import torch
 from brainclf_lib import viz
 from brainclf_lib.cli import main
 from brainclf_lib.pretrained import PretrainedWeightsUnavailable
-from brainclf_lib.replicate import collect_runs, cross_validate, paired_comparisons, replicate, run_metrics
+from brainclf_lib.replicate import (
+    collect_runs,
+    cross_validate,
+    missing_runs,
+    paired_comparisons,
+    replicate,
+    run_metrics,
+)
 from brainclf_lib.run import Run, config_digest, cv_summary_path
+from brainclf_lib.training import fit
 
 
 def _no_network(*args, **kwargs):
@@ -70,3 +78,13 @@ def test_cross_validation_writes_fold_wise_and_mean_std_metrics(tiny_config, tmp
     assert written["mean"]["accuracy"] == pytest.approx(sum(accuracies) / 3)
     assert written["std"]["accuracy"] == pytest.approx(float(np.std(accuracies, ddof=1)))
     assert summary["mean"]["macro_f1"] == written["mean"]["macro_f1"]
+
+
+def test_missing_runs_lists_what_replicate_would_train(tiny_config):
+    config = tiny_config.replace(epochs=1, max_steps_per_epoch=1)
+    missing = missing_runs(config, pretrained=None)
+    assert len(missing) == 3 * config.n_folds and set(missing["init"]) == {"scratch"}
+    done = fit(config.replace(arch="mc3", fold=1), progress=False)
+    after = missing_runs(config, pretrained=None)
+    assert len(after) == len(missing) - 1 and done.name not in set(after["run"])
+    assert all(Run.of(config.replace(arch=a, fold=f)).name in set(missing["run"]) for a in ("r3d", "mc3") for f in (0, 2))
