@@ -13,7 +13,7 @@ import math
 def expect(name: str, value: float, low: float, high: float, enforced: bool = True) -> float:
     """Print a figure beside the range the text promises, and raise if it falls outside while ``enforced``.
 
-    Taught in ``01_data_exploration``; every "What you should see" box is followed by one or more calls.
+    Taught in ``01_data_exploration``; a "What you should see" box is followed by one call per promised figure.
 
     Args:
         name: what the figure is, as the text calls it.

@@ -39,9 +39,15 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
               devices: list[str] | None = None, progress: bool = True) -> pd.DataFrame:
     """Run the grid (skipping finished runs) and write ``<output_dir>/results.csv``: a row per run and class.
 
+    Taught in ``06_results`` (``-p fill_missing True``); ``brainclf replicate`` is its command line.
+
     Args:
-        pretrained: ``kinetics400``, or a folder holding ``<arch>.pt`` source weights for each architecture.
+        config: the experiment; its architecture, initialisation and fold are replaced by the grid's.
+        archs: the architectures of the grid.
+        pretrained: ``kinetics400``, or a folder holding ``<arch>.pt`` source weights for each architecture;
+            ``None`` trains the scratch arm only.
         devices: one run at a time per device (e.g. ``["cuda:0", "cuda:1"]``); default: the config's device.
+        progress: show progress bars.
     """
     runs = [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
     _check_sources(runs)
