@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, CLASSES, IXI_ROOT_NAME
+from ..conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, CLASS_TO_INDEX, CLASSES, IXI_ROOT_NAME
 from ..files import atomic_write, read_json, write_csv, write_json
 from ..paths import PathLike
 from .contrasts import compose, scanner
@@ -109,7 +109,7 @@ def synthesise_ixi_subject(site: str, rng: np.random.Generator) -> np.ndarray:
 
 def _write_subject(job: tuple[Path, CohortSpec, str, int]) -> None:
     out, spec, grade, index = job
-    rng = np.random.default_rng([spec.seed, CLASSES.index(grade), index])
+    rng = np.random.default_rng([spec.seed, CLASS_TO_INDEX[grade], index])
     paths = _paths(*job)
     if grade == "Healthy" and spec.healthy_like == "ixi":
         site = _ixi_site(index)
