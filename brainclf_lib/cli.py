@@ -12,7 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .comparison import ONE_AT_A_TIME, compare_protocols, protocol_table
+from .comparison import compare_protocols, protocol_table
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASSES, DEFAULT_CONTRAST, KINETICS
 from .data import prepare_data
@@ -89,7 +89,7 @@ def _replicate(args: argparse.Namespace) -> int:
 
 def _protocols(args: argparse.Namespace) -> int:
     config = _config(args)
-    runs = compare_protocols(config, args.only or ONE_AT_A_TIME, progress=not args.quiet)
+    runs = compare_protocols(config, args.only, progress=not args.quiet)
     table = protocol_table(runs)
     path = write_csv(resolve(config.output_dir) / f"protocols_{config.arch}.csv", table.reset_index())
     columns = ["deviations", "accuracy", "macro F1", "Δ macro F1", *(f"{name} F1" for name in CLASSES)]

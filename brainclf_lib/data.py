@@ -102,7 +102,8 @@ def splits_path(config: ExperimentConfig) -> Path:
 
 @dataclass
 class FoldData:
-    """One fold's datasets; only ``train`` carries augmentation."""
+    """One fold's datasets; only ``train`` carries augmentation (``test`` too under the ``augmented_test``
+    deviation of ``08_protocols``)."""
 
     manifest: pd.DataFrame
     train: VolumeDataset
@@ -132,7 +133,8 @@ def load_fold(config: ExperimentConfig) -> FoldData:
     splits = read_splits(splits_file)
     train_ids, test_ids = fold_subjects(splits, config.fold)
     labels = manifest.set_index("subject_id").loc[train_ids, "label"].tolist()
-    val_fraction = 0.0 if "last_epoch" in deviations_of(config) else config.val_fraction
+    deviations = deviations_of(config)
+    val_fraction = 0.0 if "last_epoch" in deviations else config.val_fraction
     train_ids, val_ids = train_val_split(train_ids, labels, val_fraction, config.seed)
     by_id = manifest.set_index("subject_id", drop=False)
 
@@ -144,8 +146,7 @@ def load_fold(config: ExperimentConfig) -> FoldData:
         manifest=manifest,
         train=VolumeDataset(subjects(train_ids), train_transform),
         val=VolumeDataset(subjects(val_ids), eval_transform),
-        test=VolumeDataset(subjects(test_ids), train_transform if "augmented_test" in deviations_of(config)
-                           else eval_transform),
+        test=VolumeDataset(subjects(test_ids), train_transform if "augmented_test" in deviations else eval_transform),
         folder=folder,
     )
 

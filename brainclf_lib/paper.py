@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
+from .config import ExperimentConfig
 from .metrics import FOLD_STD_DDOF
 
 #: Mean F1 over 3 folds (± std), macro and weighted F1, per model: the paper's Tables 2-5.
@@ -51,7 +50,7 @@ def side_by_side(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def preset_vs_paper(config: Any) -> pd.DataFrame:
+def preset_vs_paper(config: ExperimentConfig) -> pd.DataFrame:
     """The settings that make this run's figures differ from the paper's, side by side, so that no synthetic number
     is read as the paper's.
 

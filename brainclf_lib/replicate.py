@@ -49,7 +49,7 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
         devices: one run at a time per device (e.g. ``["cuda:0", "cuda:1"]``); default: the config's device.
         progress: show progress bars.
     """
-    runs = [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
+    runs = _sourced_grid(config, archs, pretrained)
     _check_sources(runs)
     todo = [run for run in runs if not Run.of(run).is_complete]
     devices = devices or [config.device]
@@ -79,7 +79,7 @@ def missing_runs(config: ExperimentConfig, pretrained: str | None = KINETICS, ar
         pretrained: the pre-trained arm's source, as :func:`replicate` takes it.
         archs: the architectures of the grid.
     """
-    runs = [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
+    runs = _sourced_grid(config, archs, pretrained)
     rows = [{"arch": run.arch, "init": init_label(run), "fold": run.fold, "run": Run.of(run).name}
             for run in runs if not Run.of(run).is_complete]
     return pd.DataFrame(rows, columns=["arch", "init", "fold", "run"])
@@ -170,6 +170,11 @@ def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFr
                      "accuracy A": float((first["pred"] == first["label"]).mean()),
                      "accuracy B": float((second["pred"] == second["label"]).mean()), **test})
     return pd.DataFrame(rows)
+
+
+def _sourced_grid(config: ExperimentConfig, archs: tuple[str, ...], pretrained: str | None) -> list[ExperimentConfig]:
+    """The grid's runs, each pre-trained one pointing at its own architecture's source weights."""
+    return [_with_source(c, pretrained) for c in grid(config, archs, pretrained)]
 
 
 def _with_source(config: ExperimentConfig, pretrained: str | None) -> ExperimentConfig:

@@ -123,7 +123,7 @@ def slice_viewer(load_volume: Callable[[str, str], np.ndarray | tuple[np.ndarray
         control.observe(update, names="value")
     update()
     display(HTML(_NEEDS_KERNEL))  # static copies of a notebook (HTML, a course site) draw widgets blank: say why
-    return _KernelViewer([widgets.HBox([subject, contrast]), axis, index, caption, image])
+    return widgets.VBox([widgets.HBox([subject, contrast]), axis, index, caption, image])
 
 def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:
     """Overlaid normalised histograms, one per group (for example per source: the site / contrast gap).
@@ -325,11 +325,3 @@ def _contrast_order(name: str) -> int:
 
 _NEEDS_KERNEL = ("<p><i>The slice viewer below is interactive (ipywidgets): it needs a running kernel, in JupyterLab. "
                  "A static copy of this notebook shows it blank; the figure after it shows a slice instead.</i></p>")
-
-
-class _KernelViewer(widgets.VBox):
-    """A viewer box whose text form (what a static page shows in place of live widgets) says it needs a kernel."""
-
-    def __repr__(self) -> str:
-        return ("[interactive slice viewer: it needs a running kernel; open the notebook in JupyterLab. "
-                "The static figure below shows the same kind of slice.]")
