@@ -6,12 +6,12 @@ API). Tensors are ``(N, C, D, H, W)`` with ``D`` the axial slice axis (see :mod:
 The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` -> ``protocols``, ``metrics``,
 ``losses``, ``preprocessing``, ``pretrained``, ``models``, ``config`` -> ``synthetic/``, ``discovery``, ``prepare``,
 ``splits``, ``datasets``, ``data`` (the data step) -> ``run`` (a run folder) -> ``evaluation`` -> ``training`` ->
-``replicate``, ``comparison``, ``source_task``, ``explain``, ``inference`` -> ``cli``, ``execute``; ``expectations``, ``viz``,
-``paper``, ``baseline`` and ``profiling`` stand beside them. A test fails on an import cycle.
+``replicate``, ``comparison``, ``source_task``, ``explain``, ``inference``, ``exercises`` -> ``cli``, ``execute``,
+``book``; ``expectations``, ``viz``, ``paper``, ``baseline`` and ``profiling`` stand beside them. A test fails on an import cycle.
 """
 
 from . import viz
-from .baseline import histogram_baseline
+from .baseline import histogram_baseline, histogram_features
 from .comparison import compare_protocols, protocol_table, protocol_variants
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
@@ -20,6 +20,7 @@ from .datasets import VolumeDataset, augmentation
 from .discovery import raw_contrast_path
 from .evaluation import evaluate, metrics_of, predict_subjects
 from .execute import check_parameters
+from .exercises import check
 from .expectations import expect
 from .explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
 from .files import read_json, write_csv, write_json
@@ -62,6 +63,7 @@ __all__ = [
     "bootstrap_ci",
     "build_model",
     "canonical_arch",
+    "check",
     "check_parameters",
     "class_balance",
     "class_weights",
@@ -80,6 +82,7 @@ __all__ = [
     "fit",
     "grad_cam",
     "histogram_baseline",
+    "histogram_features",
     "load_fold",
     "load_mask",
     "load_volume",

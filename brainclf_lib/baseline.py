@@ -18,7 +18,17 @@ from .conventions import DEFAULT_CONTRAST
 
 
 def histogram_features(paths: list[str], bins: int = 32) -> np.ndarray:
-    """Normalised intensity histogram of the brain (non-zero voxels) of each preprocessed volume."""
+    """Normalised intensity histogram of the brain (non-zero voxels) of each preprocessed volume: what the baseline reads.
+
+    Taught in ``01_data_exploration`` (its exercise 01.2 fits the baseline's model on them).
+
+    Args:
+        paths: preprocessed NIfTI volumes, intensities in [0, 1].
+        bins: equal-width bins over [0, 1].
+
+    Returns:
+        ``(len(paths), bins)``, each row summing to 1.
+    """
     features = []
     for path in paths:
         values = np.asanyarray(nib.load(path).dataobj)

@@ -12,6 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from .book import build_book
 from .comparison import compare_protocols, protocol_table
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASSES, DEFAULT_CONTRAST, KINETICS
@@ -117,8 +118,13 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _book(args: argparse.Namespace) -> int:
+    print(f"[book] {build_book(args.executed, args.out, args.solutions)}")
+    return 0
+
+
 def _notebooks(args: argparse.Namespace) -> int:
-    run_notebooks(args.out, preset=args.preset, only=args.only)
+    run_notebooks(args.out, preset=args.preset, only=args.only, solutions=args.solutions)
     return EXIT_OK
 
 
@@ -249,7 +255,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/notebooks", help="folder for the executed copies")
     p.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="parameters preset (default fast)")
     p.add_argument("--only", nargs="+", help="run only these notebooks (by number or name)")
+    p.add_argument("--solutions", action="store_true",
+                   help="execute the exercises' worked answers (notebooks/solutions/) instead")
     p.set_defaults(func=_notebooks)
+
+    p = commands.add_parser("book", help="build the course site from the executed notebooks (make book)")
+    p.add_argument("--executed", default="runs/notebooks-fast", help="the executed notebooks and reports (make demo's)")
+    p.add_argument("--solutions", help="the executed worked answers (default: the --executed folder)")
+    p.add_argument("--out", default="runs/book", help="the book's folder; the site lands in OUT/html")
+    p.set_defaults(func=_book)
 
     p = commands.add_parser("parameters", help="print the trainable-parameter table beside the paper's")
     p.set_defaults(func=_parameters)

@@ -18,6 +18,9 @@ from typing import Any
 from .paths import REPO_ROOT, PathLike, resolve
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+#: The worked answers to each notebook's exercises: ``solutions/<notebook>_solutions.ipynb``.
+SOLUTIONS_DIR = NOTEBOOKS_DIR / "solutions"
+SOLUTIONS_SUFFIX = "_solutions"
 
 #: Each notebook and the runs of it: ``04_train`` once per architecture.
 ORDER: list[tuple[str, list[dict]]] = [
@@ -36,10 +39,11 @@ INJECTED_HEADER = "# Parameters"
 
 
 def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = None,
-                  cell_timeout: int | None = None) -> list[Path]:
+                  cell_timeout: int | None = None, solutions: bool = False) -> list[Path]:
     """Execute every notebook (or those in ``only``, by number or name) and return the executed copies.
 
-    ``cell_timeout`` (seconds) fails a cell that runs longer, so a stalled kernel cannot block CI.
+    ``cell_timeout`` (seconds) fails a cell that runs longer, so a stalled kernel cannot block CI. ``solutions``
+    executes the worked answers of ``notebooks/solutions/`` instead, once each: each trains what it needs.
     """
     import papermill  # here, not at the top: 1.4 s that only executing notebooks needs
 
@@ -50,19 +54,18 @@ def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = 
     for name, variants in ORDER:
         if only and not any(name.startswith(o) or name == o for o in only):
             continue
-        for variant in variants:
-            suffix = "".join(f"-{v}" for v in variant.values())
-            target = out / f"{name}{suffix}.ipynb"
-            declared = notebook_parameters(NOTEBOOKS_DIR / f"{name}.ipynb")
+        source = SOLUTIONS_DIR / f"{name}{SOLUTIONS_SUFFIX}.ipynb" if solutions else NOTEBOOKS_DIR / f"{name}.ipynb"
+        for variant in [{}] if solutions else variants:
+            target = out / f"{source.stem}{''.join(f'-{v}' for v in variant.values())}.ipynb"
+            declared = notebook_parameters(source)
             shared = {"preset": preset, "output_dir": str(runs_dir), "report_dir": str(out)}
             # the shared settings go where they are declared (a notebook that exports nothing has no report_dir);
             # a variant's own parameters must all be declared
             parameters = {**{k: v for k, v in shared.items() if k in declared}, **variant}
-            check_known(parameters, declared, name)
-            print(f"[notebooks] {name}{suffix} (preset {preset})", flush=True)
-            papermill.execute_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", target, parameters=parameters,
-                                       cwd=str(NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False,
-                                       execution_timeout=cell_timeout)
+            check_known(parameters, declared, source.stem)
+            print(f"[notebooks] {target.stem} (preset {preset})", flush=True)
+            papermill.execute_notebook(source, target, parameters=parameters, cwd=str(source.parent),
+                                       kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout)
             executed.append(target)
     return executed
 

@@ -104,7 +104,7 @@ def results_table(runs: list[Run]) -> pd.DataFrame:
         common = {"run": run.name, "arch": config.arch, "model": PAPER_NAMES[config.arch], "init": init_label(config),
                   "source": source_label(config),
                   "fold": config.fold, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-                  "weighted_f1": metrics["weighted_f1"]}
+                  "weighted_f1": metrics["weighted_f1"], "device": _device_name(run)}
         for name, values in metrics["per_class"].items():
             rows.append({**common, "class": name, **{k: values[k] for k in (*PER_CLASS, "support")}})
     return pd.DataFrame(rows)
@@ -201,3 +201,8 @@ def _run_on_free_device(config: ExperimentConfig, free) -> None:
         fit(config.replace(device=device), resume=True, progress=False)
     finally:
         free.put(device)
+
+
+def _device_name(run: Run) -> str:
+    environment = run.environment if run.path(Run.ENVIRONMENT).exists() else {}
+    return environment.get("device_name") or environment.get("device") or "unknown"

@@ -163,6 +163,11 @@ class Run:
         return pd.read_csv(self.path(self.LOG))
 
     @property
+    def environment(self) -> dict[str, Any]:
+        """What trained the run: versions, device and its name, threads, seed (``runtime.environment``)."""
+        return read_json(self.path(self.ENVIRONMENT))
+
+    @property
     def predictions(self) -> pd.DataFrame:
         """One row per held-out subject: true label, predicted label and a probability per class."""
         return pd.read_csv(self.path(self.PREDICTIONS))

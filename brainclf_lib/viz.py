@@ -8,7 +8,9 @@ an executed notebook draws without a kernel or network (``jupyter nbconvert --to
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
+from html import escape
 
 import ipywidgets as widgets
 import nibabel as nib
@@ -19,6 +21,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.display import HTML, display
 from PIL import Image
+from plotly.io._base_renderers import NotebookRenderer  # subclassed below, to drop its MathJax from a CDN
 from plotly.subplots import make_subplots
 
 from .conventions import BRATS_CONTRASTS, CLASSES
@@ -27,8 +30,7 @@ from .files import atomic_write
 from .paths import PathLike
 
 #: JupyterLab's interactive figure, plus offline HTML for every static view (plotly.js embedded once per notebook).
-FIGURE_RENDERERS = "plotly_mimetype+notebook"
-pio.renderers.default = FIGURE_RENDERERS
+FIGURE_RENDERERS = "plotly_mimetype+notebook_offline"
 
 
 def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.ndarray:
@@ -124,6 +126,7 @@ def slice_viewer(load_volume: Callable[[str, str], np.ndarray | tuple[np.ndarray
     update()
     display(HTML(_NEEDS_KERNEL))  # static copies of a notebook (HTML, a course site) draw widgets blank: say why
     return widgets.VBox([widgets.HBox([subject, contrast]), axis, index, caption, image])
+
 
 def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:
     """Overlaid normalised histograms, one per group (for example per source: the site / contrast gap).
@@ -233,8 +236,12 @@ def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t
     return montage(slices, "One subject per class")
 
 
-def write_report(path: PathLike, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure]) -> None:
-    """A self-contained HTML report: tables, then figures (plotly's JavaScript embedded once).
+def write_report(path: PathLike, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure],
+                 about: str = "", captions: dict[str, str] | None = None, best: dict[str, Sequence[str]] | None = None,
+                 environment: dict | None = None) -> None:
+    """A self-contained HTML report to read as a results section: a title and what it covers, each table formatted
+    (3 decimals, the best of each marked column in bold), each figure with its caption, the environment at the foot.
+    Plotly's JavaScript is embedded once, so it opens offline.
 
     Taught in ``06_results``.
 
@@ -243,12 +250,29 @@ def write_report(path: PathLike, title: str, tables: dict[str, pd.DataFrame], fi
         title: the page's title.
         tables: heading -> table.
         figures: heading -> figure.
+        about: one paragraph under the title: the run set, the preset, the method, the date.
+        captions: heading (of a table or a figure) -> its caption.
+        best: heading of a table -> the columns whose highest value is marked (a leading number, as in
+            ``"0.912 ± 0.030"``, is what counts).
+        environment: versions and device (``runtime.environment``), listed at the foot.
     """
-    parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
-    parts += [f"<h2>{name}</h2>{table.to_html(index=False, float_format='%.3f')}" for name, table in tables.items()]
+    captions, best = captions or {}, best or {}
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+             f"<style>{_REPORT_CSS}</style></head><body><main><h1>{escape(title)}</h1>"]
+    if about:
+        parts.append(f"<p class='about'>{about}</p>")
+    for name, table in tables.items():
+        parts.append(f"<section><h2>{escape(name)}</h2>{_caption(captions.get(name))}"
+                     f"<div class='scroll'>{_table_html(table, best.get(name, ()))}</div></section>")
     for i, (name, figure) in enumerate(figures.items()):
-        parts.append(f"<h2>{name}</h2>" + figure.to_html(full_html=False, include_plotlyjs=i == 0))
-    html = "\n".join(parts + ["</body></html>"])
+        drawn = figure.to_html(full_html=False, include_plotlyjs=i == 0, include_mathjax=False)
+        parts.append(f"<section><h2>{escape(name)}</h2><figure>{drawn}"
+                     f"<figcaption>{captions.get(name, escape(name))}</figcaption></figure></section>")
+    if environment:
+        rows = "".join(f"<tr><th>{escape(str(key))}</th><td>{escape(str(value))}</td></tr>"
+                       for key, value in _flatten(environment).items())
+        parts.append(f"<footer><h2>Environment</h2><table class='environment'>{rows}</table></footer>")
+    html = "\n".join(parts + ["</main></body></html>"])
     atomic_write(path, lambda tmp: tmp.write_text(html))
 
 
@@ -324,4 +348,65 @@ def _contrast_order(name: str) -> int:
 
 
 _NEEDS_KERNEL = ("<p><i>The slice viewer below is interactive (ipywidgets): it needs a running kernel, in JupyterLab. "
-                 "A static copy of this notebook shows it blank; the figure after it shows a slice instead.</i></p>")
+                 "A static copy of this notebook shows it blank; the figure after it shows its opening view (the first subject, "
+                 "preprocessed, axial, the middle slice) with a slider of its own.</i></p>")
+
+
+class _OfflineNotebookRenderer(NotebookRenderer):
+    """Plotly's notebook renderer without the MathJax ``<script>`` it points at a CDN: the figures use no LaTeX, and
+    a static page (nbconvert, ``make book``) must not reach the network."""
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:
+        bundle = super().to_mimebundle(fig_dict)
+        bundle["text/html"] = _CDN_MATHJAX.sub("", bundle["text/html"])
+        return bundle
+
+
+_CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
+pio.renderers["notebook_offline"] = _OfflineNotebookRenderer(config=pio.renderers["notebook"].config)
+pio.renderers.default = FIGURE_RENDERERS
+
+
+_REPORT_CSS = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; background: #fafafa; }
+main { max-width: 1150px; margin: 2em auto; padding: 0 1.5em; background: #fff; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+p.about { color: #555; } p.caption, figcaption { color: #555; font-size: 0.92em; margin: 0.3em 0 0.8em; }
+table { border-collapse: collapse; font-size: 0.88em; font-variant-numeric: tabular-nums; margin: 0.5em 0; }
+th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; text-align: center; } td:first-child, th:first-child { text-align: left; }
+tbody tr:nth-child(even) { background: #fbfbfb; } td.best { font-weight: 700; }
+figure { margin: 0; } footer table td, footer table th { text-align: left; } div.scroll { overflow-x: auto; }
+"""
+
+
+def _caption(text: str | None) -> str:
+    return f"<p class='caption'>{text}</p>" if text else ""
+
+
+def _leading_number(value: object) -> float:
+    match = re.match(r"\s*(-?\d+(?:\.\d+)?)", str(value))
+    return float(match[1]) if match else float("nan")
+
+
+def _table_html(table: pd.DataFrame, best: Sequence[str]) -> str:
+    def mark(column: pd.Series) -> list[str]:
+        if column.name not in best:
+            return [""] * len(column)
+        values = column.map(_leading_number)
+        return ["best" if value == values.max() else "" for value in values]
+
+    numbers = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
+    styled = table.style.hide(axis="index").format("{:.3f}", subset=numbers, na_rep="n/a")
+    styled = styled.set_td_classes(pd.DataFrame({c: mark(table[c]) for c in table.columns}, index=table.index))
+    return styled.to_html()
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, object]:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key} "))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

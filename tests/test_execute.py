@@ -60,12 +60,14 @@ def test_run_notebooks_refuses_an_unknown_parameter_before_executing(tmp_path, m
     assert not list(tmp_path.glob("*.ipynb"))
 
 
-def test_every_notebook_declares_the_shared_parameters_uses_each_and_checks_them():
+@pytest.mark.parametrize("solutions", [False, True], ids=["notebooks", "solutions"])
+def test_every_notebook_declares_the_shared_parameters_uses_each_and_checks_them(solutions):
     for name, variants in ORDER:
-        declared = notebook_parameters(NOTEBOOKS / f"{name}.ipynb")
+        path = execute.SOLUTIONS_DIR / f"{name}{execute.SOLUTIONS_SUFFIX}.ipynb" if solutions else NOTEBOOKS / f"{name}.ipynb"
+        declared = notebook_parameters(path)
         assert {"preset", "data_root", "output_dir"} <= declared, name
-        assert all(set(variant) <= declared for variant in variants), name
-        cells = [c.source for c in nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"]
+        assert solutions or all(set(variant) <= declared for variant in variants), name
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
         assert "check_parameters(globals())" in cells[1], f"{name}: the cell after the parameters must check them"
         rest = "\n".join(cells[1:])
         unused = [p for p in declared if not any(isinstance(n, ast.Name) and n.id == p for n in ast.walk(ast.parse(rest)))]

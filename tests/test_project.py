@@ -9,9 +9,12 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from brainclf_lib.execute import ORDER
+from brainclf_lib.execute import ORDER, SOLUTIONS_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The course as committed: each notebook, then its worked answers (not a user's executed copies).
+COURSE = [ROOT / "notebooks" / f"{name}.ipynb" for name, _ in ORDER] + \
+         [ROOT / "notebooks" / "solutions" / f"{name}{SOLUTIONS_SUFFIX}.ipynb" for name, _ in ORDER]
 
 
 def _pins(lines: list[str]) -> dict[str, str]:
@@ -36,9 +39,8 @@ def test_environment_yml_pins_what_pyproject_pins():
 
 
 def test_notebooks_are_committed_without_outputs():
-    notebooks = [ROOT / "notebooks" / f"{name}.ipynb" for name, _ in ORDER]  # not a user's executed copies
-    assert len(notebooks) == 8 and all(path.exists() for path in notebooks)
-    for path in notebooks:
+    assert len(COURSE) == 16 and all(path.exists() for path in COURSE)
+    for path in COURSE:
         cells = json.loads(path.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]
         assert not [c for c in code if c.get("outputs") or c.get("execution_count")], f"{path.name} has outputs"
@@ -106,8 +108,9 @@ def test_only_the_run_module_names_a_runs_files():
     for path in [*(ROOT / "brainclf_lib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
         if path.name != "run.py" and RUN_FILES.search(path.read_text()):
             offenders.append(path.name)
-    for name, _ in ORDER:
-        code = [c for c in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"]
+    for path in COURSE:
+        name = path.stem
+        code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
         if any(re.search(r"(best|last)\.pt|(metrics|config|environment)\.json|(log|predictions)\.csv", c.source) for c in code):
             offenders.append(name)
     assert not offenders
@@ -116,8 +119,9 @@ def test_only_the_run_module_names_a_runs_files():
 def test_notebooks_use_only_the_public_api():
     import brainclf_lib
 
-    for name, _ in ORDER:
-        for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells:
+    for path in COURSE:
+        name = path.stem
+        for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type != "code":
                 continue
             assert "sys.path" not in cell.source, name  # the package is installed (editable)
@@ -130,9 +134,9 @@ def test_notebooks_use_only_the_public_api():
 def _notebook_calls() -> dict[str, set[str]]:
     """Every library name a notebook uses (its imports from ``brainclf_lib`` and ``viz.<name>``), by notebook."""
     calls: dict[str, set[str]] = {}
-    for name, _ in ORDER:
-        source = "\n".join(cell.source for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
-                           if cell.cell_type == "code")
+    for path in COURSE:
+        name = path.stem
+        source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
         for match in re.finditer(r"from brainclf_lib import \(([^)]*)\)|from brainclf_lib import ([^\n(]+)", source):
             for used in (match[1] or match[2]).replace("\n", ",").split(","):
                 if used.strip():
