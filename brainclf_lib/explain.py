@@ -63,13 +63,18 @@ def attention_in_mask(cam: np.ndarray, mask: np.ndarray, brain: np.ndarray | Non
     >>> brain = np.zeros((4, 4, 4), bool); brain[:2] = True
     >>> attention_in_mask(brain.astype(float), tumour, brain)  # even over the brain: no preference
     {'attention in tumour': 0.25, 'tumour share of brain': 0.25, 'attention in brain': 1.0}
+    >>> attention_in_mask(np.zeros((4, 4, 4)), tumour, brain)  # an empty map has no shares to give
+    {'attention in tumour': nan, 'tumour share of brain': 0.25, 'attention in brain': nan}
     """
     mask = mask > 0
     brain = np.ones_like(mask) if brain is None else brain > 0
-    total = max(float(cam.sum()), 1e-8)
-    return {"attention in tumour": float(cam[mask].sum() / total),
+    total = float(cam.sum())
+    # an all-zero map (the ReLU kept nothing: every location argued against the class) shows no attention anywhere;
+    # its shares are undefined, not zero, so that means over subjects skip it instead of counting it as "elsewhere"
+    share = (lambda inside: float(inside / total)) if total > 0 else (lambda inside: float("nan"))
+    return {"attention in tumour": share(cam[mask].sum()),
             "tumour share of brain": float(mask[brain].sum() / max(brain.sum(), 1)),
-            "attention in brain": float(cam[brain].sum() / total)}
+            "attention in brain": share(cam[brain].sum())}
 
 
 def load_mask(seg_path: str) -> np.ndarray:
@@ -113,7 +118,7 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
         A row per subject: label, prediction, the share of the attention inside the tumour, the tumour's share of the
         brain (the prepared volume's non-zero voxels), the share of the attention inside the brain, and the ratio of
         the first two (1: no preference for the tumour over the rest of the brain; below 1 when the map prefers other
-        parts of the brain, or spends its mass outside it).
+        parts of the brain, or spends its mass outside it), and whether the map is empty (its shares are then NaN).
     """
     rows = []
     for case in tumour_cases(data).itertuples(index=False):
@@ -121,5 +126,6 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
         cam, predicted = grad_cam(model, image, layer=getattr(model, layer))
         share = attention_in_mask(cam, load_mask(case.seg), brain=(image > 0).any(0).numpy())
         rows.append({"subject_id": case.subject_id, "label": case.label, "predicted": CLASSES[predicted], **share,
-                     "ratio": share["attention in tumour"] / max(share["tumour share of brain"], 1e-8)})
+                     "ratio": share["attention in tumour"] / max(share["tumour share of brain"], 1e-8),
+                     "empty map": not float(cam.sum()) > 0})
     return pd.DataFrame(rows)

@@ -43,11 +43,22 @@ def test_tumour_attention_measures_every_test_subject_with_a_tumour(tiny_config)
     table = tumour_attention(build_model("mc3"), data, layer="layer3")
     assert list(table["subject_id"]) == list(cases["subject_id"])
     assert set(table["predicted"]) <= {"Healthy", "LGG", "HGG"}
-    assert np.allclose(table["ratio"], table["attention in tumour"] / table["tumour share of brain"])
+    assert np.allclose(table["ratio"], table["attention in tumour"] / table["tumour share of brain"], equal_nan=True)
     image = data.test[int(cases["index"].iloc[0])]["image"]
     brain_share = mask.sum() / (image > 0).any(0).sum().item()
     assert table["tumour share of brain"].iloc[0] == pytest.approx(brain_share)  # of the brain, not the volume
-    assert ((table["attention in tumour"] >= 0) & (table["attention in tumour"] <= 1)).all()
+    shown = table[~table["empty map"]]
+    assert ((shown["attention in tumour"] >= 0) & (shown["attention in tumour"] <= 1)).all()
+    # an empty map (the ReLU kept nothing) has no shares: NaN, which the means over subjects skip
+    assert table.loc[table["empty map"], ["attention in tumour", "attention in brain", "ratio"]].isna().all().all()
+    assert shown[["attention in tumour", "attention in brain", "ratio"]].notna().all().all()
+
+
+def test_an_empty_grad_cam_map_is_flagged_and_has_no_shares(tiny_config, monkeypatch):
+    data = load_fold(tiny_config)
+    monkeypatch.setattr("brainclf_lib.explain.grad_cam", lambda model, image, layer: (np.zeros(image.shape[1:]), 2))
+    table = tumour_attention(build_model("mc3"), data, layer="layer3")
+    assert table["empty map"].all() and table["ratio"].isna().all() and table["tumour share of brain"].gt(0).all()
 
 
 @pytest.mark.parametrize("arch", ["r3d", "mc3", "r2plus1d"])
