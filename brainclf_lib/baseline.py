@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .conventions import DEFAULT_CONTRAST
@@ -38,6 +38,11 @@ def histogram_features(paths: list[str], bins: int = 32) -> np.ndarray:
     return np.asarray(features)
 
 
+def histogram_model() -> Pipeline:
+    """The baseline's classifier: standardised histogram bins into a logistic regression, one coefficient a bin."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+
 def histogram_baseline(manifest: pd.DataFrame, contrast: str = DEFAULT_CONTRAST, seed: int = 0) -> pd.DataFrame:
     """Cross-validated accuracy of a histogram classifier on two tasks: healthy vs tumour, and LGG vs HGG.
 
@@ -61,7 +66,6 @@ def histogram_baseline(manifest: pd.DataFrame, contrast: str = DEFAULT_CONTRAST,
         else:
             x, y = features, target
         folds = min(3, int(np.bincount(y.astype(int)).min()))
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        scores = cross_val_score(model, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)) if folds >= 2 else np.array([np.nan])
+        scores = cross_val_score(histogram_model(), x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)) if folds >= 2 else np.array([np.nan])
         rows.append({"task": task, "accuracy": scores.mean(), "std": scores.std(), "chance": max(y.mean(), 1 - y.mean())})
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .execute import NOTEBOOKS_DIR, ORDER, SOLUTIONS_SUFFIX
+from .execute import NOTEBOOKS_DIR, ORDER, SOLUTIONS_SUFFIX, executed_name
 from .paths import PathLike, resolve
 
 #: Where ``make lab`` serves the checkout: the pages' "open in JupyterLab" links point there.
@@ -82,8 +82,8 @@ def build_book(executed: PathLike, out: PathLike, solutions: PathLike | None = N
 
 
 def stage_notebooks(executed: Path, solutions: Path, source: Path) -> dict[str, list[str]]:
-    """Copy each executed notebook (and its executed worked answers) into ``source``, each opening with its
-    JupyterLab link; return the page names of the course and of the answers, in order.
+    """Copy each executed notebook (and its executed worked answers) into ``source``, each opening with its title
+    and JupyterLab link; return the page names of the course and of the answers, in order.
 
     A notebook run once per architecture (``04_train``) becomes one page per run: its default run under the
     notebook's own name, so the links between notebooks resolve, and the others beside it.
@@ -91,11 +91,10 @@ def stage_notebooks(executed: Path, solutions: Path, source: Path) -> dict[str, 
     course, answers = [], []
     for name, variants in ORDER:
         for index, variant in enumerate(variants):
-            suffix = "".join(f"-{value}" for value in variant.values())
-            copy = executed / f"{name}{suffix}.ipynb"
+            copy = executed / f"{executed_name(name, variant)}.ipynb"
             if not copy.exists():
                 raise FileNotFoundError(f"{copy} is missing: run make demo (brainclf notebooks) before make book")
-            page = name if index == 0 else f"{name}{suffix}"
+            page = name if index == 0 else copy.stem
             _stage(copy, source / f"{page}.ipynb", f"{name}.ipynb", variant if len(variants) > 1 else {})
             course.append(page)
         answer = solutions / f"{name}{SOLUTIONS_SUFFIX}.ipynb"

@@ -38,6 +38,11 @@ ORDER: list[tuple[str, list[dict]]] = [
 INJECTED_HEADER = "# Parameters"
 
 
+def executed_name(stem: str, variant: dict) -> str:
+    """The executed copy's name of one run of a notebook: ``04_train-mc3`` for ``-p arch mc3``."""
+    return stem + "".join(f"-{value}" for value in variant.values())
+
+
 def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = None,
                   cell_timeout: int | None = None, solutions: bool = False) -> list[Path]:
     """Execute every notebook (or those in ``only``, by number or name) and return the executed copies.
@@ -56,7 +61,7 @@ def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = 
             continue
         source = SOLUTIONS_DIR / f"{name}{SOLUTIONS_SUFFIX}.ipynb" if solutions else NOTEBOOKS_DIR / f"{name}.ipynb"
         for variant in [{}] if solutions else variants:
-            target = out / f"{source.stem}{''.join(f'-{v}' for v in variant.values())}.ipynb"
+            target = out / f"{executed_name(source.stem, variant)}.ipynb"
             declared = notebook_parameters(source)
             shared = {"preset": preset, "output_dir": str(runs_dir), "report_dir": str(out)}
             # the shared settings go where they are declared (a notebook that exports nothing has no report_dir);

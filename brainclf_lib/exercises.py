@@ -19,11 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torchio as tio
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from .baseline import histogram_baseline, histogram_features
+from .baseline import histogram_baseline, histogram_features, histogram_model
 from .config import ExperimentConfig, make_config
 from .conventions import CLASSES
 from .data import dataset_folder, load_fold, preprocess_settings
@@ -123,7 +120,7 @@ def _lgg_hgg_at_difficulty_one(config: ExperimentConfig) -> float:
 
 def _strongest_shortcut_bin(config: ExperimentConfig) -> int:
     manifest = _prepared_manifest(config)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    model = histogram_model()
     model.fit(histogram_features(manifest["image_t1ce"].tolist()), manifest["label"].eq("Healthy"))
     return int(np.abs(model[-1].coef_[0]).argmax())
 
