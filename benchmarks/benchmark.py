@@ -27,13 +27,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from brainclf_lib.config import PRESETS
 from brainclf_lib.conventions import CLASSES
 from brainclf_lib.datasets import VolumeDataset, augmentation, make_loader, make_subjects
 from brainclf_lib.files import write_json
 from brainclf_lib.losses import weighted_cross_entropy
 from brainclf_lib.models import ARCHS, build_model
 from brainclf_lib.profiling import benchmark_steps, matmul_peaks, parse_setting
-from brainclf_lib.runtime import configure_backends, default_workers, pick_device
+from brainclf_lib.runtime import adam, configure_backends, default_workers, pick_device
 from brainclf_lib.training import train_epoch
 
 
@@ -65,7 +66,7 @@ def epoch_table(archs: list[str], shape: tuple[int, int, int], setting: dict, de
             if setting["channels_last"]:
                 model = model.to(memory_format=torch.channels_last_3d)
             step_model = torch.compile(model) if setting["compile"] else model
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-5, weight_decay=1e-3)
+            optimizer = adam(model.parameters(), lr=1e-5, weight_decay=1e-3)
             scaler = torch.amp.GradScaler(device.type, enabled=setting["dtype"] == torch.float16)
             step = dict(device=device, dtype=setting["dtype"], channels_last=setting["channels_last"])
             train_epoch(step_model, make_loader(dataset, 1, True, 0, 0), loss_fn, optimizer, scaler, max_steps=2,
@@ -81,7 +82,8 @@ def epoch_table(archs: list[str], shape: tuple[int, int, int], setting: dict, de
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", type=int, nargs=3, default=[24, 32, 28], metavar=("D", "H", "W"))
+    parser.add_argument("--shape", type=int, nargs=3, default=list(PRESETS["fast"]["input_shape"]), metavar=("D", "H", "W"),
+                        help="input shape (default: the fast preset's)")
     parser.add_argument("--archs", nargs="+", default=list(ARCHS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--settings", nargs="+", help="default: fp32 fp32+cl bf16 on a CPU; "

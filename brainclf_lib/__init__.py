@@ -12,6 +12,7 @@ The modules, bottom to top: ``conventions``, ``paths``, ``errors``, ``files`` ->
 
 from . import viz
 from .baseline import histogram_baseline, histogram_features
+from .calibration import PAPER_RANGES, calibrate, calibration_markdown, in_paper_ranges, measured_calibration
 from .comparison import compare_protocols, protocol_table, protocol_variants
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
@@ -39,7 +40,7 @@ from .replicate import collect_runs, cross_validate, missing_runs, paired_compar
 from .run import Run, find_runs, run_name, source_label
 from .runtime import environment, pick_device
 from .source_task import make_source_weights
-from .training import fit, train_epoch
+from .training import fit, selection_scores, train_epoch
 
 __all__ = [
     "ARCHS",
@@ -61,6 +62,11 @@ __all__ = [
     "augmentation",
     "benchmark_steps",
     "bootstrap_ci",
+    "calibrate",
+    "calibration_markdown",
+    "in_paper_ranges",
+    "measured_calibration",
+    "PAPER_RANGES",
     "build_model",
     "canonical_arch",
     "check",
@@ -80,6 +86,7 @@ __all__ = [
     "expect",
     "find_runs",
     "fit",
+    "selection_scores",
     "grad_cam",
     "histogram_baseline",
     "histogram_features",

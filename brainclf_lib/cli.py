@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .book import build_book
+from .calibration import calibrate, calibration_markdown
 from .comparison import compare_protocols, protocol_table
 from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASSES, DEFAULT_CONTRAST, KINETICS
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    spec = CohortSpec(args.n_per_class, args.seed, args.difficulty, args.healthy_like)
+    spec = CohortSpec(n_per_class=args.n_per_class, seed=args.seed, difficulty=args.difficulty, healthy_like=args.healthy_like)
     print(generate_cohort(args.out, spec, n_jobs=args.jobs))
     return EXIT_OK
 
@@ -95,6 +96,15 @@ def _protocols(args: argparse.Namespace) -> int:
     path = write_csv(resolve(config.output_dir) / f"protocols_{config.arch}.csv", table.reset_index())
     columns = ["deviations", "accuracy", "macro F1", "Δ macro F1", *(f"{name} F1" for name in CLASSES)]
     print(table[columns].round(3).to_string())
+    print(f"written to {path}")
+    return EXIT_OK
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    table = calibrate(config, args.difficulties, progress=not args.quiet)
+    path = write_csv(resolve(args.out) if args.out else resolve(config.output_dir) / f"calibration_{config.preset}.csv", table)
+    print(calibration_markdown(table))
     print(f"written to {path}")
     return EXIT_OK
 
@@ -183,7 +193,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--n-per-class", type=int, default=16, help="subjects per class (default 16)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--difficulty", type=float, default=0.5, help="LGG / HGG overlap, 0 to 1 (default 0.5)")
+    p.add_argument("--difficulty", type=float, default=ExperimentConfig.synthetic_difficulty,
+                   help="twice the share of tumours with the other grade's radiology, 0 to 1 "
+                        f"(default {ExperimentConfig.synthetic_difficulty:g}, calibrated: brainclf calibrate)")
     p.add_argument("--healthy-like", default="ixi", choices=["ixi", "brats"], help="healthy scans like IXI (default) or like BraTS")
     p.add_argument("--jobs", type=int, default=None, help="processes (default: up to 2)")
     p.set_defaults(func=_synth)
@@ -236,6 +248,16 @@ def _parser() -> argparse.ArgumentParser:
                         "change the test figures)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_protocols)
+
+    p = commands.add_parser("calibrate", help="every architecture from scratch on every fold at several cohort "
+                            "difficulties, beside the paper's F1 ranges")
+    _add_config_options(p)
+    p.add_argument("--difficulties", type=float, nargs="+", default=[0.1, 0.2], metavar="D",
+                   help="synthetic_difficulty values to train at (default 0.1 0.2, the README's table)")
+    p.add_argument("--out", help="the table's CSV (default: <output-dir>/calibration_<preset>.csv; the README's is "
+                                 "benchmarks/results/calibration_fast.csv)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_calibrate)
 
     p = commands.add_parser("source", help="self-trained source weights (<arch>.pt) for replicate --pretrained DIR")
     _add_config_options(p)

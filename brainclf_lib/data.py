@@ -172,11 +172,13 @@ def class_balance(data: FoldData) -> pd.DataFrame:
 def source_dataset(config: ExperimentConfig) -> VolumeDataset:
     """Unlabelled volumes for a self-trained source task, none of them a subject the target runs are tested on.
 
-    For the synthetic cohort: every subject of another seed's cohort. For real data: the training subjects of
+    For the synthetic cohort: every subject of another seed's cohort, half the size (rotation needs no labels, and
+    a cohort costs 3 s a subject to generate). For real data: the training subjects of
     ``config``'s fold (so weights made for one fold must not be reused for another).
     """
     if config.data_root == "synthetic":
-        folder = prepare_data(config.replace(synthetic_seed=config.synthetic_seed + 1))
+        folder = prepare_data(config.replace(synthetic_seed=config.synthetic_seed + 1,
+                                             n_per_class=max(4, config.n_per_class // 2)))
         return VolumeDataset(make_subjects(read_manifest(folder), config.contrasts))
     prepare_data(config)
     return load_fold(config).train
@@ -187,7 +189,7 @@ def _cohort_spec(config: ExperimentConfig) -> CohortSpec:
 
 
 def _cohort_tag(spec: CohortSpec) -> str:
-    return f"n{spec.n_per_class}-d{spec.difficulty:g}-s{spec.seed}-{spec.healthy_like}"
+    return f"n{spec.n_per_class}-d{spec.difficulty:g}-s{spec.seed}-{spec.healthy_like}-g{spec.generator}"
 
 
 def _make_splits(manifest: pd.DataFrame, config: ExperimentConfig) -> pd.DataFrame:

@@ -118,7 +118,10 @@ def bootstrap_ci(
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     rng = np.random.default_rng(seed)
     indices = rng.integers(0, y_true.size, size=(n_resamples, y_true.size))
-    scores = np.array([score(y_true[i], y_pred[i]) for i in indices])
+    if isinstance(metric, str):  # every resample's confusion matrix at once: 1000 resamples in milliseconds
+        scores = _resampled_scores(metric, y_true, y_pred, indices)
+    else:
+        scores = np.array([score(y_true[i], y_pred[i]) for i in indices])
     alpha = (1 - confidence) / 2
     if np.isnan(scores).all():  # the metric is undefined on every resample (a class absent throughout)
         return float(score(y_true, y_pred)), math.nan, math.nan
@@ -147,6 +150,22 @@ def _specificity(counts: np.ndarray) -> np.ndarray:
     tn = total - tp - fp - fn
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), np.nan)
+
+
+def _resampled_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``_METRICS[metric]`` of each resample (a row of ``indices``), as scikit-learn computes it: macro F1 is the
+    mean over the classes whose F1 is defined (NaN when none is)."""
+    k = len(CLASSES)
+    cells = (y_true[indices] * k + y_pred[indices]) + (np.arange(len(indices)) * k * k)[:, None]
+    counts = np.bincount(cells.ravel(), minlength=len(indices) * k * k).reshape(len(indices), k, k)
+    tp = np.diagonal(counts, axis1=1, axis2=2)
+    if metric == "accuracy":
+        return tp.sum(1) / indices.shape[1]
+    denominator = counts.sum(1) + counts.sum(2)  # 2 TP + FP + FN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
+    defined = ~np.isnan(f1)
+    return np.where(defined.any(1), np.nansum(f1, 1) / np.maximum(defined.sum(1), 1), np.nan)
 
 
 def _flatten(metrics: dict[str, Any]) -> dict[str, float]:

@@ -36,6 +36,7 @@ class PreprocessSettings:
     input_shape: tuple[int, int, int] = (78, 120, 120)  # (D, H, W) = TorchIO's (z, y, x)
     skull_strip: str = "deepbet"  # for IXI scans: deepbet | robex | none
     percentiles: tuple[float, float] = PERCENTILES
+    antialias: bool = True  # smooth before downsampling, so a structure thinner than a voxel is averaged, not aliased
 
     @property
     def key(self) -> str:
@@ -114,8 +115,8 @@ def preprocessing_steps(
     normalise = tio.RescaleIntensity(out_min_max=(0, 1), percentiles=settings.percentiles, masking_method="brain")
     subject = normalise(subject)
     yield f"percentiles {settings.percentiles} to [0, 1]", subject
-    subject = tio.Resample(settings.spacing)(subject)
-    yield f"resampled to {settings.spacing:g} mm", subject
+    subject = tio.Resample(settings.spacing, antialias=settings.antialias)(subject)
+    yield f"resampled to {settings.spacing:g} mm" + (" (anti-aliased)" if settings.antialias else ""), subject
     subject = tio.CropOrPad(settings.tio_shape, mask_name="brain")(subject)
     for contrast in images:  # padding and resampling may leave values a hair outside [0, 1]
         subject[contrast].set_data(subject[contrast].data.clamp(0, 1))

@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .models import build_model
 from .paths import REPO_ROOT, PathLike
-from .runtime import autocast
+from .runtime import adam, autocast
 
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...], training: bool = False) -> int:
@@ -49,7 +49,7 @@ class StepTimer:
             self.model = model.to(memory_format=torch.channels_last_3d)
             self.x = self.x.contiguous(memory_format=torch.channels_last_3d)
         self.y = torch.zeros(input_shape[0], dtype=torch.long, device=self.device)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+        self.optimizer = adam(model.parameters(), lr=1e-5)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=dtype == torch.float16)
         self.loss_fn = nn.CrossEntropyLoss()
 

@@ -38,6 +38,15 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     return {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}[amp]
 
 
+def adam(parameters, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """The paper's optimiser, fused (one kernel for every parameter) where torch has the kernel: on the 2-core CPU
+    the for-loop Adam took 0.19 s of r3d_18's 0.54 s step at the fast preset's shape, fused 0.03 s, since with
+    33 M parameters and small volumes the update, not the convolutions, is the cost (``benchmarks/``)."""
+    parameters = list(parameters)
+    fused = bool(parameters) and parameters[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay, fused=fused)
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 

@@ -17,7 +17,7 @@ from .datasets import VolumeDataset, make_loader
 from .files import save_torch
 from .models import ARCHS, build_model, canonical_arch
 from .paths import PathLike
-from .runtime import pick_device
+from .runtime import adam, pick_device
 from .training import train_epoch
 
 
@@ -41,10 +41,10 @@ def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epoc
     torch.manual_seed(seed)
     target_device = pick_device(device)
     model = build_model(arch, n_classes=4, in_channels=dataset[0]["image"].shape[0]).to(target_device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
-        loader = make_loader(dataset, batch_size=1, shuffle=True, num_workers=0, seed=seed * 1000 + epoch)
+        loader = make_loader(dataset, batch_size=4, shuffle=True, num_workers=0, seed=seed * 1000 + epoch)
         train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device=target_device, max_steps=max_steps,
                     description=f"source task epoch {epoch + 1}", progress=progress,
                     targets=lambda batch: rotate_quarters(batch["image"], generator))

@@ -158,6 +158,31 @@ def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
     return figure.update_layout(height=380, xaxis_title="epoch", xaxis2_title="epoch")
 
 
+def selection_curves(log: pd.DataFrame, window: int) -> go.Figure:
+    """Validation macro F1 of each epoch beside the ``window``-epoch mean that chooses the best one, with the epoch
+    each would keep marked.
+
+    Taught in ``04_train``.
+
+    Args:
+        log: a run's log.
+        window: the run's ``selection_window``.
+    """
+    from .training import selection_scores  # here, not at the top: viz stands beside the layers, below training
+
+    single, smoothed = selection_scores(log, 1), selection_scores(log, window)
+    figure = go.Figure()
+    figure.add_scatter(x=log["epoch"], y=single, name="each epoch alone", mode="lines+markers", line=dict(color="#999"))
+    figure.add_scatter(x=log["epoch"], y=smoothed, name=f"mean of {window} epochs (fit's choice)", mode="lines+markers",
+                       line=dict(color="#1f77b4", width=3))
+    for scores, colour, label in [(single, "#999", "alone"), (smoothed, "#1f77b4", "mean")]:
+        best = int(scores.idxmax())
+        figure.add_annotation(x=log["epoch"][best], y=scores[best], text=f"keeps epoch {log['epoch'][best]} ({label})",
+                              arrowcolor=colour, font=dict(color=colour), ay=-30 if label == "mean" else 30)
+    return figure.update_layout(height=360, xaxis_title="epoch", yaxis_title="validation macro F1 (- 0.001 x loss)",
+                                title=dict(text="Which epoch is kept", font=dict(size=13)))
+
+
 def confusion(matrix: Sequence[Sequence[float]], title: str = "", normalised: bool = False) -> go.Figure:
     """A confusion matrix, rows the true class.
 

@@ -57,3 +57,21 @@ def test_mcnemar_counts_discordant_pairs():
     assert result["a_right_b_wrong"] == 10 and result["b_right_a_wrong"] == 0
     assert result["p_value"] == pytest.approx(2 * 0.5**10)
     assert mcnemar(y, a, a)["p_value"] == 1.0
+
+
+@pytest.mark.parametrize("metric", ["macro_f1", "accuracy"])
+def test_the_vectorised_bootstrap_gives_scikit_learns_figures(metric):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    def by_sklearn(t, p):
+        if metric == "accuracy":
+            return accuracy_score(t, p)
+        return f1_score(t, p, labels=[0, 1, 2], average="macro", zero_division=np.nan)
+
+    rng = np.random.default_rng(3)
+    for n in (4, 16, 50):  # small resamples often miss a class entirely
+        y_true = rng.integers(0, 3, n)
+        y_pred = np.where(rng.random(n) < 0.7, y_true, rng.integers(0, 3, n))
+        fast = bootstrap_ci(y_true, y_pred, metric, n_resamples=300, seed=n)
+        loop = bootstrap_ci(y_true, y_pred, by_sklearn, n_resamples=300, seed=n)
+        assert np.allclose(fast, loop, equal_nan=True), (n, fast, loop)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from brainclf_lib import training
+from brainclf_lib.datasets import VolumeDataset
 from brainclf_lib.errors import NonFiniteLossError
 from brainclf_lib.run import Run
 from brainclf_lib.training import _train, fit
@@ -31,6 +32,29 @@ def test_a_run_writes_every_artefact_and_drops_its_resume_state(tiny_config):
     assert json.loads(run.path(Run.ENVIRONMENT).read_text())["seed"] == tiny_config.seed
 
 
+def test_the_resume_state_is_written_at_most_every_resume_every_s(tiny_config, monkeypatch):
+    writes = []
+    monkeypatch.setattr(Run, "save_last", lambda self, state: writes.append(state["epoch"]))
+    monkeypatch.setattr(training, "RESUME_EVERY_S", 1e9)
+    fit(tiny_config.replace(epochs=2), progress=False)
+    assert writes == []
+    monkeypatch.setattr(training, "RESUME_EVERY_S", 0.0)
+    fit(tiny_config.replace(epochs=2), overwrite=True, progress=False)
+    assert writes == [0, 1]
+
+
+def test_recomputed_bn_statistics_are_the_training_volumes_averages(tiny_config):
+    data = training.load_fold(tiny_config)
+    model = training.build_model("r3d_18", in_channels=1)
+    plain = VolumeDataset(data.train.subjects)  # as evaluation sees them: not augmented
+    training.recompute_bn_statistics(model, plain, batch_size=len(plain) // 2, device=torch.device("cpu"))
+    assert model.training
+    with torch.no_grad():
+        images = torch.stack([plain[i]["image"] for i in range(len(plain))])
+        stem = model.stem[0](images)  # the first BatchNorm's input
+    assert torch.allclose(model.stem[1].running_mean, stem.mean(dim=(0, 2, 3, 4)), atol=1e-4)
+
+
 def test_keep_last_keeps_the_resume_state(tiny_config):
     run = fit(tiny_config.replace(epochs=1), keep_last=True, progress=False)
     assert run.is_complete and run.load_last()["epoch"] == 0
@@ -42,40 +66,50 @@ def test_runs_repeat_with_the_same_seed(tiny_config):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
-# A real trainer in its own process, paused in the middle of its second epoch (after one optimiser step of it) so
-# that the test can SIGKILL it there: whatever it had computed of that epoch is lost, as in a real crash.
-KILLED_TRAINER = """
+# A real trainer in its own process. With a marker path it pauses in the middle of its second epoch (after one
+# optimiser step of it) so that the test can SIGKILL it there: whatever it had computed of that epoch is lost, as in
+# a real crash. Every run the test compares trains in a fresh interpreter: a library loaded earlier in the test
+# process can change how the CPU rounds (flush-to-zero), and bit-equal weights need the same arithmetic.
+TRAINER = """
 import json, sys, time
 from pathlib import Path
 from brainclf_lib import datasets
 from brainclf_lib.config import ExperimentConfig
+from brainclf_lib import training
 from brainclf_lib.training import fit
 
-config, marker = ExperimentConfig.from_dict(json.loads(sys.argv[1])), Path(sys.argv[2])
+training.RESUME_EVERY_S = 0  # the resume state after every epoch: the test kills the run in its second
+config, marker, pause_at, resume = ExperimentConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "resume"
 read = datasets.VolumeDataset.__getitem__
 reads = {"training": 0}
 
 def pausing_read(self, index):
     if self.transform is not None:
         reads["training"] += 1
-        if reads["training"] == int(sys.argv[3]):
-            marker.write_text("paused")
+        if reads["training"] == pause_at:
+            Path(marker).write_text("paused")
             time.sleep(600)
     return read(self, index)
 
 datasets.VolumeDataset.__getitem__ = pausing_read
-fit(config, progress=False)
+fit(config, resume=resume, progress=False)
 """
+
+
+def _trainer(config, marker: Path | None = None, pause_at: int = 0, resume: bool = False) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", TRAINER, json.dumps(config.to_dict()), str(marker), str(pause_at),
+                             "resume" if resume else "new"], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
 
 
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tiny_config, tmp_path):
     config = tiny_config.replace(epochs=3)  # light augmentation: the pausing read counts augmented (training) reads
-    whole = fit(config.replace(output_dir=str(tmp_path / "whole")), progress=False)
-    killed_config = config.replace(output_dir=str(tmp_path / "killed"))
+    whole_config, killed_config = (config.replace(output_dir=str(tmp_path / name)) for name in ("whole", "killed"))
+    whole = _trainer(whole_config)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
     marker = tmp_path / "paused"
     n_train = 8  # 12 subjects, 4 held out, no validation subset
-    trainer = subprocess.Popen([sys.executable, "-c", KILLED_TRAINER, json.dumps(killed_config.to_dict()), str(marker),
-                                str(n_train + 2)], env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
+    trainer = _trainer(killed_config, marker, pause_at=n_train + 2)
     try:
         deadline = time.monotonic() + 240
         while not marker.exists():
@@ -86,15 +120,17 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tiny_config, tmp_pat
         trainer.wait()
     run = Run.of(killed_config)
     assert run.load_last()["epoch"] == 0 and len(run.log) == 1 and not run.is_complete
-    with pytest.warns(UserWarning, match=f"taking over the lock of process {trainer.pid}"):
-        resumed = fit(killed_config, resume=True, progress=False)
-    assert resumed.folder == run.folder and list(resumed.log["epoch"]) == [0, 1, 2]
-    expected, got = whole.load_model().state_dict(), resumed.load_model().state_dict()
+    resumed = _trainer(killed_config, resume=True)
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    assert f"taking over the lock of process {trainer.pid}" in resumed.stderr.read()
+    assert list(Run.of(killed_config).log["epoch"]) == [0, 1, 2]
+    expected, got = Run.of(whole_config).load_model().state_dict(), Run.of(killed_config).load_model().state_dict()
     for name, tensor in expected.items():
         assert torch.equal(tensor, got[name]), name
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, monkeypatch):
+    monkeypatch.setattr(training, "RESUME_EVERY_S", 0.0)
     # NaN voxels cannot poison the loss (TorchIO zeroes them on read), so the model itself turns non-finite
     # from the second epoch on, as a diverging run would.
     config = tiny_config.replace(epochs=2)

@@ -23,24 +23,71 @@ from tqdm.auto import tqdm
 from ..conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, CLASS_TO_INDEX, CLASSES, IXI_ROOT_NAME
 from ..files import atomic_write, read_json, write_csv, write_json
 from ..paths import PathLike
-from .contrasts import compose, scanner
+from .contrasts import compose, scanner, thick_slices
 from .templates import mni_tissues, robex_head
 from .tumours import compartments, mass_effect_points, sample_tumour, segmentation
-from .warp import random_affine, sample, smooth_field, world_grid
+from .warp import mass_effect, random_affine, sample, smooth_field, world_grid
 
 BRATS_SHAPE = (240, 240, 155)
 BRATS_AFFINE = np.array([[-1.0, 0, 0, 119.5], [0, -1.0, 0, 102.5], [0, 0, 1.0, -72.5], [0, 0, 0, 1]])  # LPS, 1 mm
 IXI_SHAPE = (256, 256, 150)
 IXI_AFFINE = np.array([[0, 0, 1.2, -89.4], [-0.9375, 0, 0, 102.0], [0, 0.9375, 0, -110.0], [0, 0, 0, 1]])  # PSR
-IXI_SITES = {"Guys": (1.00, 0.015), "HH": (1.30, 0.025), "IOP": (0.80, 0.020)}  # intensity scale, noise
+#: IXI's three hospitals: intensity scale, noise, and a gamma for each scanner's tissue contrast (HH's 3 T the most).
+IXI_SITES = {"Guys": (1.00, 0.015, 1.00), "HH": (1.30, 0.025, 1.20), "IOP": (0.80, 0.020, 0.85)}
+
+
+@dataclass(frozen=True)
+class Site:
+    """One BraTS contributing centre's protocol: how much its tissues differ, its noise and bias, and the slice
+    thickness of its 2D acquisitions (BraTS resampled them all to 1 mm, so thick slices show as blur along z)."""
+
+    tissue_contrast: float
+    noise: float
+    bias: float
+    slice_mm: float
+
+
+#: BraTS 2019 pooled 19 centres; four protocols span what differs between them.
+BRATS_SITES: dict[str, Site] = {
+    "A": Site(1.00, 0.012, 0.08, 1.0),  # 3D acquisition, 3 T
+    "B": Site(0.80, 0.020, 0.15, 5.0),  # 2D, 5 mm slices, 1.5 T
+    "C": Site(1.20, 0.015, 0.10, 3.0),  # 2D, 3 mm slices
+    "D": Site(0.90, 0.025, 0.20, 1.5),  # 3D, noisier, stronger bias
+}
+
+
+@dataclass(frozen=True)
+class Pose:
+    """How far a subject's head differs from the template: rotation (degrees), shift (mm), anisotropic and overall
+    size, and elastic shape (mm). BraTS volumes were co-registered to one atlas, so they vary less than IXI's
+    unregistered heads, which lie where each was scanned."""
+
+    degrees: float
+    shift: float
+    aspect: float
+    size: float
+    elastic: float
+
+
+BRATS_POSE = Pose(degrees=6.0, shift=5.0, aspect=0.04, size=0.06, elastic=3.0)
+IXI_POSE = Pose(degrees=15.0, shift=12.0, aspect=0.04, size=0.06, elastic=3.0)
+#: The lateral ventricles' centre in MNI space (mm), and how far (fraction) sampling points move towards it:
+#: negative shrinks the ventricles, positive enlarges them (as with age or hydrocephalus).
+VENTRICLES = np.array([0.0, -12.0, 14.0])
+VENTRICLE_CHANGE = (-0.15, 0.35)
+
+
+#: Raised whenever the generator changes what it writes, so a cohort cached by an older version is not reused.
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
 class CohortSpec:
     n_per_class: int = 16
     seed: int = 0
-    difficulty: float = 0.5  # 0: textbook grades; 1: LGG and HGG overlap often
+    difficulty: float = 0.1  # share x 2 of tumours with the other grade's radiology (0: none; 1: half, no signal)
     healthy_like: str = "ixi"  # ixi (the real data's gap) | brats (same template and contrast as the tumours)
+    generator: int = GENERATOR_VERSION
 
 
 def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int | None = None) -> Path:
@@ -77,7 +124,8 @@ def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: 
     roi = _brain_roi()
     roi_affine = BRATS_AFFINE.copy()
     roi_affine[:3, 3] = (BRATS_AFFINE @ np.array([s.start for s in roi] + [1]))[:3]
-    points = _warped_points(world_grid(tuple(s.stop - s.start for s in roi), roi_affine), rng)
+    points = _warped_points(world_grid(tuple(s.stop - s.start for s in roi), roi_affine), rng, BRATS_POSE)
+    site = BRATS_SITES[list(BRATS_SITES)[rng.integers(len(BRATS_SITES))]]
     tumour = sample_tumour(grade, rng, difficulty) if grade != "Healthy" else None
     pushed = points if tumour is None else mass_effect_points(points, tumour)
     tissues = dict(zip(template.names, sample(template.channels, template.affine, pushed), strict=False))
@@ -89,8 +137,8 @@ def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: 
     scale = rng.uniform(600, 1400)
     arrays = {}
     for contrast in BRATS_CONTRASTS:
-        image = compose(contrast, tissues, maps, tumour.enhancement if tumour else 0.0, rng)
-        image = scanner(image, rng, noise=0.012, bias=0.08) * (brain > 0.5)
+        image = compose(contrast, tissues, maps, tumour.enhancement if tumour else 0.0, rng, site.tissue_contrast)
+        image = scanner(thick_slices(image, site.slice_mm), rng, noise=site.noise, bias=site.bias) * (brain > 0.5)
         arrays[contrast] = _paste((image * scale).round().clamp(0, 32767).to(torch.int16).numpy(), roi, np.int16)
     seg = segmentation(maps, brain) if maps is not None else torch.zeros_like(brain, dtype=torch.uint8)
     arrays["seg"] = _paste(seg.numpy(), roi, np.uint8)
@@ -100,10 +148,10 @@ def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: 
 def synthesise_ixi_subject(site: str, rng: np.random.Generator) -> np.ndarray:
     """One IXI-like healthy T1: ROBEX's head with its skull, warped, on IXI's sagittal grid and scanner."""
     template = robex_head()
-    points = _warped_points(world_grid(IXI_SHAPE, IXI_AFFINE), rng)
+    points = _warped_points(world_grid(IXI_SHAPE, IXI_AFFINE), rng, IXI_POSE)
     t1 = sample(template.channels[:1], template.affine, points)[0]
-    scale, noise = IXI_SITES[site]
-    image = scanner(t1 * rng.uniform(0.9, 1.1), rng, noise=noise, bias=0.15)
+    scale, noise, gamma = IXI_SITES[site]
+    image = scanner(t1.clamp(min=0) ** gamma * rng.uniform(0.9, 1.1), rng, noise=noise, bias=0.15)
     return (image * 400 * scale).round().clamp(0, 32767).to(torch.int16).numpy()
 
 
@@ -140,15 +188,18 @@ def _ixi_site(index: int) -> str:
     return list(IXI_SITES)[index % len(IXI_SITES)]
 
 
-def _warped_points(grid: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Where each output voxel samples the template: a random affine plus a smooth elastic displacement."""
-    matrix = torch.from_numpy(random_affine(rng).astype(np.float32))
+def _warped_points(grid: torch.Tensor, rng: np.random.Generator, pose: Pose) -> torch.Tensor:
+    """Where each output voxel samples the template: this subject's head pose and size, an elastic change of shape,
+    and its ventricles' size, composed into one sampling grid."""
+    matrix = random_affine(rng, pose.degrees, pose.aspect, pose.shift, pose.size)
+    matrix = torch.from_numpy(matrix.astype(np.float32))
     points = grid @ matrix[:3, :3].T + matrix[:3, 3]
-    return points + smooth_field(rng, tuple(grid.shape[:3]), std=2.0, control=6, channels=3)
+    points = points + smooth_field(rng, tuple(grid.shape[:3]), std=pose.elastic, control=5, channels=3)
+    return mass_effect(points, VENTRICLES, 15.0, float(rng.uniform(*VENTRICLE_CHANGE)))
 
 
 @lru_cache(maxsize=1)
-def _brain_roi(margin_mm: float = 14.0) -> tuple[slice, slice, slice]:
+def _brain_roi(margin_mm: float = 26.0) -> tuple[slice, slice, slice]:
     """The part of the BraTS grid that can hold brain after a warp: the template's brain box plus a margin."""
     template = mni_tissues()
     index = np.argwhere(template.channel("brain").numpy() > 0.05)

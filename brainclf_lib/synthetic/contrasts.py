@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from .warp import smooth_field
 
@@ -23,9 +24,16 @@ def compose(
     tumour: dict[str, torch.Tensor] | None,
     enhancement: float,
     rng: np.random.Generator,
+    tissue_contrast: float = 1.0,
 ) -> torch.Tensor:
-    """Intensity of one contrast from tissue probabilities and tumour compartments, before bias and noise."""
-    table = {k: v * (1 + rng.normal(0, 0.04)) for k, v in INTENSITY[contrast].items()}
+    """Intensity of one contrast from tissue probabilities and tumour compartments, before bias and noise.
+
+    ``tissue_contrast`` stretches (> 1) or flattens (< 1) the differences between tissues, as scanners and
+    protocols do; each subject's values also vary a little on their own.
+    """
+    values = INTENSITY[contrast]
+    middle = float(np.mean(list(values.values())))
+    table = {k: (middle + tissue_contrast * (v - middle)) * (1 + rng.normal(0, 0.04)) for k, v in values.items()}
     image = sum(tissues[t] * table[t] for t in ("csf", "gm", "wm"))
     if tumour is None:
         return image
@@ -37,6 +45,15 @@ def compose(
     image = image * (1 - core) + inside * tissues["brain"]
     infiltrated = tumour["oedema"] * (tissues["wm"] + 0.6 * tissues["gm"]).clamp(0, 1)
     return image * (1 - infiltrated) + infiltrated * table["oedema"]
+
+
+def thick_slices(image: torch.Tensor, slice_mm: float) -> torch.Tensor:
+    """A 1 mm volume as a 2D acquisition of ``slice_mm`` slices resampled to 1 mm shows it: blurred along z
+    (a Gaussian whose full width at half maximum is the slice thickness)."""
+    if slice_mm <= 1.0:
+        return image
+    blurred = ndimage.gaussian_filter1d(image.numpy(), sigma=slice_mm / 2.355, axis=2, mode="nearest")
+    return torch.from_numpy(blurred)
 
 
 def scanner(image: torch.Tensor, rng: np.random.Generator, noise: float, bias: float) -> torch.Tensor:

@@ -2,8 +2,10 @@
 
 HGG: a ring-enhancing rim on T1ce around a necrotic core, wide oedema bright on T2 / FLAIR, large.
 LGG: mostly non-enhancing, ill-defined, hyperintense on T2 / FLAIR, no necrosis, smaller.
-``difficulty`` (0 to 1) makes the grades overlap: faint patchy enhancement in some LGG, small solid HGG without
-necrosis, sizes from a shared range.
+``difficulty`` (0 to 1) makes the grades overlap as they do in the clinic, where a third of non-enhancing gliomas
+are high grade and some low-grade ones enhance: a share ``difficulty / 2`` of tumours has the radiology of the
+other grade, so no model can tell those apart and the LGG / HGG error cannot fall below that share.
+Tumours sit in the white matter of a lobe drawn with :data:`LOBE_WEIGHTS` (frontal and temporal most often).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from .templates import mni_tissues
 from .warp import mass_effect, smooth_field
 
 EDGE = 0.06  # softness of compartment borders, in units of the tumour radius
+#: How often a glioma arises in each lobe: frontal and temporal most, occipital least.
+LOBE_WEIGHTS: dict[str, float] = {"frontal": 0.4, "temporal": 0.3, "parietal": 0.2, "occipital": 0.1}
 
 
 @dataclass(frozen=True)
@@ -32,24 +36,39 @@ class TumourSpec:
     oedema: float  # extent of oedema beyond the tumour, as a fraction of its radius
     irregularity: float  # amplitude of the noise on the tumour's edge
     mass_effect: float  # how far surrounding tissue is pushed (0 to ~0.5)
+    mimic: bool = False  # has the radiology of the other grade
 
 
 def sample_tumour(grade: str, rng: np.random.Generator, difficulty: float) -> TumourSpec:
-    """Draw a tumour of ``grade``; with probability ``difficulty / 2`` an atypical one that resembles the other."""
-    atypical = rng.random() < difficulty / 2
-    if grade == "HGG" and not atypical:
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 26), rng.uniform(0.35, 0.65), rng.uniform(0.5, 0.8), False, rng.uniform(0.35, 0.8)
-    elif grade == "HGG":  # small, solid, faintly enhancing: looks like an LGG
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 17), 0.0, rng.uniform(0.12, 0.3), True, rng.uniform(0.2, 0.6)
-    elif not atypical:
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, 0.0, False, rng.uniform(0.1, 0.35)
-    else:  # faint patchy enhancement: looks like an HGG
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(13, 24), 0.0, rng.uniform(0.15, 0.35), True, rng.uniform(0.2, 0.6)
+    """Draw a tumour of ``grade``; with probability ``difficulty / 2`` one with the other grade's radiology."""
     if grade not in ("HGG", "LGG"):
         raise ValueError(f"Unknown tumour grade {grade!r}")
+    mimic = rng.random() < difficulty / 2
+    looks_like = {"HGG": "LGG", "LGG": "HGG"}[grade] if mimic else grade
+    if looks_like == "HGG":  # large, ring-enhancing around necrosis, wide oedema
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 26), rng.uniform(0.35, 0.65), rng.uniform(0.5, 0.8), False, rng.uniform(0.35, 0.8)
+    elif rng.random() < 0.2:  # an LGG with faint patchy enhancement and no necrosis
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, rng.uniform(0.1, 0.25), True, rng.uniform(0.1, 0.4)
+    else:  # non-enhancing, smaller, little oedema
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, 0.0, False, rng.uniform(0.1, 0.35)
     centre = _tumour_site(rng, radius)
     return TumourSpec(grade, centre, float(radius), float(necrosis), float(enhancement), patchy, float(oedema),
-                      float(rng.uniform(0.15, 0.3)), float(rng.uniform(0.25, 0.45)))
+                      float(rng.uniform(0.15, 0.3)), float(rng.uniform(0.25, 0.45)), mimic)
+
+
+def lobe_of(centre: np.ndarray) -> str:
+    """The lobe of an MNI point, from coarse boxes (Talairach-style landmarks): enough to spread and count
+    tumours, not an atlas.
+
+    >>> lobe_of(np.array([30.0, 30.0, 20.0])), lobe_of(np.array([-40.0, -20.0, -5.0])), lobe_of(np.array([20.0, -85.0, 10.0]))
+    ('frontal', 'temporal', 'occipital')
+    """
+    x, y, z = (float(v) for v in centre[:3])
+    if y < -70:
+        return "occipital"
+    if z < 5 and abs(x) > 25 and y < 10:
+        return "temporal"
+    return "frontal" if y > -25 else "parietal"
 
 
 def compartments(spec: TumourSpec, points: torch.Tensor, rng: np.random.Generator) -> dict[str, torch.Tensor]:
@@ -84,16 +103,19 @@ def segmentation(maps: dict[str, torch.Tensor], brain: torch.Tensor) -> torch.Te
 
 
 def _tumour_site(rng: np.random.Generator, radius: float) -> np.ndarray:
-    """A white-matter point of the cerebral hemispheres, deep enough for a tumour of ``radius``."""
-    candidates, affine = _sites()
-    depth = candidates[:, 3]
-    allowed = candidates[depth >= min(0.7 * radius, np.percentile(depth, 90))]
+    """A white-matter point of the cerebral hemispheres, in a lobe drawn by :data:`LOBE_WEIGHTS`, deep enough for
+    a tumour of ``radius``."""
+    candidates, lobes, affine = _sites()
+    lobe = rng.choice(list(LOBE_WEIGHTS), p=list(LOBE_WEIGHTS.values()))
+    in_lobe = candidates[lobes == lobe]
+    depth = in_lobe[:, 3]
+    allowed = in_lobe[depth >= min(0.7 * radius, np.percentile(depth, 90))]
     i, j, k, _ = allowed[rng.integers(len(allowed))]
     return (affine @ np.array([i, j, k, 1.0]))[:3]
 
 
 @lru_cache(maxsize=1)
-def _sites() -> tuple[np.ndarray, np.ndarray]:
+def _sites() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     template = mni_tissues()
     wm = template.channel("wm").numpy() > 0.6
     brain = template.channel("brain").numpy() > 0.5
@@ -102,4 +124,6 @@ def _sites() -> tuple[np.ndarray, np.ndarray]:
     wm &= (z_world > -15)[None, None, :]  # above the cerebellum and brainstem
     i, j, k = np.nonzero(wm[::2, ::2, ::2])
     i, j, k = 2 * i, 2 * j, 2 * k
-    return np.c_[i, j, k, depth[i, j, k]], template.affine
+    world = (template.affine @ np.c_[i, j, k, np.ones_like(i)].T)[:3].T
+    lobes = np.array([lobe_of(point) for point in world])
+    return np.c_[i, j, k, depth[i, j, k]], lobes, template.affine

@@ -17,11 +17,16 @@ def world_grid(shape: tuple[int, int, int], affine: np.ndarray) -> torch.Tensor:
     return ijk @ a[:3, :3].T + a[:3, 3]
 
 
-def random_affine(rng: np.random.Generator, degrees: float = 8.0, scale: float = 0.08, shift: float = 4.0) -> np.ndarray:
-    """A 4x4 world-to-world transform: small rotation, anisotropic scaling and translation."""
+def random_affine(rng: np.random.Generator, degrees: float = 8.0, scale: float = 0.08, shift: float = 4.0,
+                  size: float = 0.0) -> np.ndarray:
+    """A 4x4 world-to-world transform: rotation, anisotropic scaling, an overall size change and translation.
+
+    A subject whose head is larger by ``s`` samples the template at points ``1 / s`` closer together.
+    """
     rotation = Rotation.from_euler("xyz", rng.uniform(-degrees, degrees, 3), degrees=True).as_matrix()
+    overall = 1 / rng.uniform(1 - size, 1 + size)
     matrix = np.eye(4)
-    matrix[:3, :3] = rotation @ np.diag(rng.uniform(1 - scale, 1 + scale, 3))
+    matrix[:3, :3] = rotation @ np.diag(overall * rng.uniform(1 - scale, 1 + scale, 3))
     matrix[:3, 3] = rng.uniform(-shift, shift, 3)
     return matrix
 
