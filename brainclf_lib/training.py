@@ -145,18 +145,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
     return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited)
 
 
-def _train_loader(data: FoldData, config: ExperimentConfig, epoch: int, distributed: bool, device) -> DataLoader:
-    seed = config.seed * 1000 + epoch
-    workers = default_workers(device) if config.num_workers is None else config.num_workers
-    if not distributed:
-        return make_loader(data.train, config.batch_size, True, workers, seed, device.type == "cuda")
-    sampler = DistributedSampler(data.train, shuffle=True, seed=config.seed)
-    sampler.set_epoch(epoch)
-    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
-
-
-def recompute_bn_statistics(model: nn.Module, dataset, batch_size: int, device: torch.device) -> None:
+def recompute_bn_statistics(model: nn.Module, dataset: VolumeDataset, batch_size: int, device: torch.device) -> None:
     """Replace BatchNorm's running statistics by their average over one pass of ``dataset`` with the current weights.
 
     Taught in ``04_train``. Evaluation normalises with running averages that trail the weights by about
@@ -195,6 +184,17 @@ def selection_scores(log: pd.DataFrame, window: int) -> pd.Series:
         return log["epoch"].astype(float)
     raw = log["val_macro_f1"].fillna(0.0) - 1e-3 * log["val_loss"].clip(upper=100.0)
     return raw.rolling(window, min_periods=1).mean()
+
+
+def _train_loader(data: FoldData, config: ExperimentConfig, epoch: int, distributed: bool, device) -> DataLoader:
+    seed = config.seed * 1000 + epoch
+    workers = default_workers(device) if config.num_workers is None else config.num_workers
+    if not distributed:
+        return make_loader(data.train, config.batch_size, True, workers, seed, device.type == "cuda")
+    sampler = DistributedSampler(data.train, shuffle=True, seed=config.seed)
+    sampler.set_epoch(epoch)
+    return DataLoader(data.train, batch_size=config.batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
 
 
 def _init_distributed() -> bool:
