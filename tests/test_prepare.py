@@ -39,7 +39,8 @@ def test_percentile_normalisation_clips_outliers(tmp_path):
     save(folder / "BraTS19_CBICA_AAA_1_t1ce.nii.gz", data, BRATS_AFFINE)
     prepare(tmp_path / "out", brats=root, settings=TINY, n_jobs=1)
     volume = nib.load(read_manifest(tmp_path / "out")["image_t1ce"][0]).get_fdata()
-    assert np.median(volume[volume > 0]) > 0.1
+    brain = volume > 0.01  # anti-aliased resampling leaves a faint halo of near-zero values around the brain
+    assert np.median(volume[brain]) > 0.1
 
 
 def test_a_prepared_subject_is_not_prepared_again(prepared, raw_cohort):
