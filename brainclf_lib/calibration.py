@@ -1,7 +1,8 @@
 """``brainclf calibrate``: how hard the synthetic cohort must be for a preset's results to land where the paper's do.
 
 Taught in ``06_results``. The cohort's ``synthetic_difficulty`` is the share (times two) of tumours drawn with the
-other grade's radiology; at 0 every model reaches 1.0 and nothing can be compared. This trains every architecture
+other grade's radiology; on the first version of the cohort every model scored 1.0 on fold 0 and nothing
+could be compared. This trains every architecture
 from scratch on every fold at each difficulty and sets the per-class F1 beside the paper's ranges
 (:data:`PAPER_RANGES`); the default difficulty is the one whose results fall inside them.
 """

@@ -160,8 +160,7 @@ def recompute_bn_statistics(model: nn.Module, dataset: VolumeDataset, batch_size
         device: where the model is.
     """
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    with torch.no_grad():
-        update_bn((batch["image"].to(device) for batch in loader), model, device)
+    update_bn((batch["image"].to(device) for batch in loader), model, device)  # no_grad inside
     model.train()
 
 

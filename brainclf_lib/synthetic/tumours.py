@@ -2,8 +2,8 @@
 
 HGG: a ring-enhancing rim on T1ce around a necrotic core, wide oedema bright on T2 / FLAIR, large.
 LGG: mostly non-enhancing, ill-defined, hyperintense on T2 / FLAIR, no necrosis, smaller.
-``difficulty`` (0 to 1) makes the grades overlap as they do in the clinic, where a third of non-enhancing gliomas
-are high grade and some low-grade ones enhance: a share ``difficulty / 2`` of tumours has the radiology of the
+``difficulty`` (0 to 1) makes the grades overlap as they do in the clinic, where some non-enhancing gliomas are
+high grade and some low-grade ones enhance: a share ``difficulty / 2`` of tumours has the radiology of the
 other grade, so no model can tell those apart and the LGG / HGG error cannot fall below that share.
 Tumours sit in the white matter of a lobe drawn with :data:`LOBE_WEIGHTS` (frontal and temporal most often).
 """
