@@ -252,8 +252,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("calibrate", help="every architecture from scratch on every fold at several cohort "
                             "difficulties, beside the paper's F1 ranges")
     _add_config_options(p)
-    p.add_argument("--difficulties", type=float, nargs="+", default=[0.1, 0.2], metavar="D",
-                   help="synthetic_difficulty values to train at (default 0.1 0.2, the README's table)")
+    p.add_argument("--difficulties", type=float, nargs="+", default=[0.0, 0.1, 0.2], metavar="D",
+                   help="synthetic_difficulty values to train at (default 0 0.1 0.2, the README's table)")
     p.add_argument("--out", help="the table's CSV (default: <output-dir>/calibration_<preset>.csv; the README's is "
                                  "benchmarks/results/calibration_fast.csv)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

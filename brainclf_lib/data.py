@@ -34,6 +34,7 @@ from .splits import (
     train_val_split,
 )
 from .synthetic import CohortSpec, generate_cohort
+from .synthetic.cohort import SUBJECTS_TABLE
 
 
 def preprocess_settings(config: ExperimentConfig) -> PreprocessSettings:
@@ -89,6 +90,14 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
             print(f"[data] saving the subject splits in {splits_file}", flush=True)
         save_splits(_make_splits(read_manifest(folder), config), splits_file)
     return folder
+
+
+def drawn_subjects(config: ExperimentConfig) -> pd.DataFrame | None:
+    """What each subject of ``config``'s synthetic cohort was drawn as (site, tumour size, enhancement, lobe, and
+    whether it has the other grade's radiology), or ``None`` for real data or a cohort generated before the
+    generator wrote it."""
+    path = data_dir() / "synthetic" / _cohort_tag(_cohort_spec(config)) / SUBJECTS_TABLE
+    return pd.read_csv(path) if config.data_root == "synthetic" and path.exists() else None
 
 
 def splits_path(config: ExperimentConfig) -> Path:

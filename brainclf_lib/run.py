@@ -237,8 +237,8 @@ class Run:
     def write_log(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
         write_csv(self.path(self.LOG), pd.DataFrame(rows, columns=columns))
 
-    def save_best(self, model: nn.Module, epoch: int, config: ExperimentConfig) -> None:
-        save_torch(self.path(self.BEST), {"model": model.state_dict(), "epoch": epoch, "config": config.to_dict()})
+    def save_best(self, weights: dict[str, torch.Tensor], epoch: int, config: ExperimentConfig) -> None:
+        save_torch(self.path(self.BEST), {"model": weights, "epoch": epoch, "config": config.to_dict()})
 
     def save_last(self, state: dict[str, Any]) -> None:
         save_torch(self.path(self.LAST), state)

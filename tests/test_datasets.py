@@ -67,3 +67,13 @@ def test_evaluation_sees_each_subject_as_it_is(tiny_config):
     torch.manual_seed(0)
     reads = [data.train[0]["image"] for _ in range(4)]
     assert not all(torch.equal(reads[0], other) for other in reads[1:])
+
+
+def test_a_subjects_prediction_does_not_depend_on_the_batch_it_is_in(tiny_config):
+    data = load_fold(tiny_config)
+    model = build_model("r3d")
+    one, batched = predict_subjects(model, data.test, batch_size=1), predict_subjects(model, data.test, batch_size=3)
+    assert len(batched) == len(data.test) == 4  # a full batch of 3, then the last subject alone
+    assert batched[["subject_id", "label", "pred"]].equals(one[["subject_id", "label", "pred"]])
+    columns = ["p_Healthy", "p_LGG", "p_HGG"]
+    assert np.allclose(batched[columns].to_numpy(), one[columns].to_numpy(), atol=1e-5)

@@ -9,7 +9,13 @@ import torch
 
 from brainclf_lib.discovery import discover_brats, discover_ixi
 from brainclf_lib.synthetic import CohortSpec, generate_cohort
-from brainclf_lib.synthetic.cohort import BRATS_SITES, VENTRICLE_CHANGE, VENTRICLES, synthesise_tumour_subject
+from brainclf_lib.synthetic.cohort import (
+    BRATS_SITES,
+    VENTRICLE_CHANGE,
+    VENTRICLES,
+    mimic_subjects,
+    synthesise_tumour_subject,
+)
 from brainclf_lib.synthetic.contrasts import compose, thick_slices
 from brainclf_lib.synthetic.templates import mni_tissues
 from brainclf_lib.synthetic.tumours import LOBE_WEIGHTS, lobe_of, sample_tumour
@@ -31,6 +37,17 @@ def test_cohort_uses_the_real_layouts_and_names(cohort):
     assert np.allclose(head.header.get_zooms(), (0.9375, 0.9375, 1.2))
     t1ce = nib.load(brats[0].images["t1ce"])
     assert t1ce.shape == (240, 240, 155) and nib.aff2axcodes(t1ce.affine) == ("L", "P", "S")
+
+
+def test_the_cohort_writes_what_each_subject_was_drawn_as(cohort):
+    drawn = pd.read_csv(cohort / "subjects.csv")
+    assert list(drawn["subject_id"]) == ["IXI002-Guys-1000", "BraTS19_SYNL_001_1", "BraTS19_SYNH_001_1"]
+    assert list(drawn["grade"]) == ["Healthy", "LGG", "HGG"] and not drawn["mimic"].any()  # difficulty 0: none
+    tumours = drawn[drawn["grade"] != "Healthy"]
+    assert tumours["lobe"].isin(list(LOBE_WEIGHTS)).all() and tumours["site"].isin(list(BRATS_SITES)).all()
+    assert tumours["radius_mm"].between(10, 26).all()
+    high = tumours.set_index("grade").loc["HGG"]
+    assert 0.65 <= high["enhancement"] <= 0.95 and high["necrosis"] > 0
 
 
 def test_seg_holds_the_brats_labels(cohort):
@@ -68,6 +85,15 @@ def test_a_share_difficulty_over_2_of_tumours_has_the_other_grades_radiology(dif
     assert ring["HGG"] == pytest.approx(1 - difficulty / 2, abs=0.05)  # only typical HGG (and mimicking LGG) necrose
     assert ring["LGG"] == pytest.approx(difficulty / 2, abs=0.05)
     assert all((t.necrosis > 0) == ((t.grade == "HGG") != t.mimic) for drawn in tumours.values() for t in drawn)
+    looks_high = [t.enhancement for drawn in tumours.values() for t in drawn if (t.grade == "HGG") != t.mimic]
+    looks_low = [t.enhancement for drawn in tumours.values() for t in drawn if (t.grade == "HGG") == t.mimic]
+    assert min(looks_high) >= 0.65 and max(looks_low) <= 0.25  # a gap the 8 mm volumes still show (generator 3)
+
+
+def test_the_share_of_mimics_is_exact_and_grows_with_the_difficulty():
+    sets = [mimic_subjects(CohortSpec(n_per_class=16, difficulty=d)) for d in (0.0, 0.1, 0.2, 0.4, 1.0)]
+    assert [len(s) for s in sets] == [0, 2, 3, 6, 16]  # difficulty / 2 of the 32 tumours, rounded
+    assert all(easier <= harder for easier, harder in zip(sets, sets[1:], strict=False))  # nested: harder adds mimics
 
 
 def test_tumours_spread_over_the_lobes_and_both_hemispheres():

@@ -32,15 +32,20 @@ def test_a_run_writes_every_artefact_and_drops_its_resume_state(tiny_config):
     assert json.loads(run.path(Run.ENVIRONMENT).read_text())["seed"] == tiny_config.seed
 
 
-def test_the_resume_state_is_written_at_most_every_resume_every_s(tiny_config, monkeypatch):
+def test_checkpoints_are_written_at_most_every_resume_every_s_and_at_the_end(tiny_config, monkeypatch):
     writes = []
-    monkeypatch.setattr(Run, "save_last", lambda self, state: writes.append(state["epoch"]))
+    monkeypatch.setattr(Run, "save_last", lambda self, state: writes.append(("last", state["epoch"])))
+    save_best = Run.save_best
+    monkeypatch.setattr(Run, "save_best", lambda self, weights, epoch, config: (writes.append(("best", epoch)),
+                                                                               save_best(self, weights, epoch, config)))
     monkeypatch.setattr(training, "RESUME_EVERY_S", 1e9)
-    fit(tiny_config.replace(epochs=2), progress=False)
-    assert writes == []
+    run = fit(tiny_config.replace(epochs=2), progress=False)
+    assert writes == [("best", 1)]  # no validation subset: the last epoch is the best, written once at the end
+    assert run.best_state()["epoch"] == 1
+    writes.clear()
     monkeypatch.setattr(training, "RESUME_EVERY_S", 0.0)
     fit(tiny_config.replace(epochs=2), overwrite=True, progress=False)
-    assert writes == [0, 1]
+    assert writes == [("best", 0), ("last", 0), ("best", 1), ("last", 1)]  # best.pt first: last.pt's best_score names it
 
 
 def test_recomputed_bn_statistics_are_the_training_volumes_averages(tiny_config):

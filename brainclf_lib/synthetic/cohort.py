@@ -25,13 +25,16 @@ from ..files import atomic_write, read_json, write_csv, write_json
 from ..paths import PathLike
 from .contrasts import compose, scanner, thick_slices
 from .templates import mni_tissues, robex_head
-from .tumours import compartments, mass_effect_points, sample_tumour, segmentation
+from .tumours import compartments, lobe_of, mass_effect_points, sample_tumour, segmentation
 from .warp import mass_effect, random_affine, sample, smooth_field, world_grid
 
 BRATS_SHAPE = (240, 240, 155)
 BRATS_AFFINE = np.array([[-1.0, 0, 0, 119.5], [0, -1.0, 0, 102.5], [0, 0, 1.0, -72.5], [0, 0, 0, 1]])  # LPS, 1 mm
 IXI_SHAPE = (256, 256, 150)
 IXI_AFFINE = np.array([[0, 0, 1.2, -89.4], [-0.9375, 0, 0, 102.0], [0, 0.9375, 0, -110.0], [0, 0, 0, 1]])  # PSR
+#: What each subject was drawn as (site, tumour size, enhancement, lobe, whether it mimics the other grade): the
+#: answer key a real cohort lacks, written beside the layouts. Each subject's row is kept in ``drawn/`` until then.
+SUBJECTS_TABLE = "subjects.csv"
 #: IXI's three hospitals: intensity scale, noise, and a gamma for each scanner's tissue contrast (HH's 3 T the most).
 IXI_SITES = {"Guys": (1.00, 0.015, 1.00), "HH": (1.30, 0.025, 1.20), "IOP": (0.80, 0.020, 0.85)}
 
@@ -78,14 +81,17 @@ VENTRICLE_CHANGE = (-0.15, 0.35)
 
 
 #: Raised whenever the generator changes what it writes, so a cohort cached by an older version is not reused.
-GENERATOR_VERSION = 2
+#: 3: high-grade rims enhance by 0.65 to 0.95, not 0.5 to 0.8 (in version 2, three of the four high-grade tumours
+#: that every model called low grade enhanced least, 0.52 to 0.56, so no difficulty setting could raise HGG's F1).
+#: 4: the share of mimics is exact (:func:`mimic_subjects`); drawn tumour by tumour, 0.1 gave seed 0 no mimic.
+GENERATOR_VERSION = 4
 
 
 @dataclass(frozen=True)
 class CohortSpec:
     n_per_class: int = 16
     seed: int = 0
-    difficulty: float = 0.1  # share x 2 of tumours with the other grade's radiology (0: none; 1: half, no signal)
+    difficulty: float = 0.0  # share x 2 of tumours with the other grade's radiology (0: none; 1: half, no signal)
     healthy_like: str = "ixi"  # ixi (the real data's gap) | brats (same template and contrast as the tumours)
     generator: int = GENERATOR_VERSION
 
@@ -101,7 +107,7 @@ def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int 
         raise FileExistsError(f"{out} holds a cohort of another spec ({read_json(out / 'cohort.json')}); use another folder")
     write_json(out / "cohort.json", asdict(spec))
     jobs = [(out, spec, grade, i) for grade in CLASSES for i in range(spec.n_per_class)]
-    todo = [job for job in jobs if not all(p.exists() for p in _paths(*job).values())]
+    todo = [job for job in jobs if not all(p.exists() for p in [*_paths(*job).values(), _drawn_path(*job)])]
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     progress = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="synth", unit="subject")
     if n_jobs > 1 and len(todo) > 1:
@@ -115,18 +121,43 @@ def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int 
     progress.close()
     names = [{"BraTS_2019_subject_ID": _brats_id(i, g), "Grade": g} for g in BRATS_GRADES for i in range(spec.n_per_class)]
     write_csv(out / BRATS_ROOT_NAME / "name_mapping.csv", pd.DataFrame(names))
+    write_csv(out / SUBJECTS_TABLE, pd.DataFrame([read_json(_drawn_path(*job)) for job in jobs]))
     return out
 
 
-def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: float) -> dict[str, np.ndarray]:
-    """One BraTS-like subject: ``{t1, t1ce, t2, flair, seg}`` arrays on the BraTS grid."""
+def mimic_subjects(spec: CohortSpec) -> set[tuple[str, int]]:
+    """The ``(grade, index)`` of the tumours given the other grade's radiology: ``difficulty / 2`` of all tumour
+    subjects, rounded, chosen by the cohort's seed. Exact rather than drawn subject by subject: with 32 tumours a
+    draw each, difficulty 0.1 gave no mimic at all, 0.2 and 0.3 one, and 0.4 five (seed 0).
+
+    >>> len(mimic_subjects(CohortSpec(n_per_class=16, difficulty=0.2))), len(mimic_subjects(CohortSpec(difficulty=0.1)))
+    (3, 2)
+    """
+    tumours = [(grade, index) for grade in BRATS_GRADES for index in range(spec.n_per_class)]
+    count = round(spec.difficulty / 2 * len(tumours))
+    order = np.random.default_rng([spec.seed, 2019]).permutation(len(tumours))
+    return {tumours[i] for i in order[:count]}
+
+
+def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: float,
+                              drawn: dict | None = None, mimic: bool | None = None) -> dict[str, np.ndarray]:
+    """One BraTS-like subject: ``{t1, t1ce, t2, flair, seg}`` arrays on the BraTS grid; ``drawn`` receives what
+    it was drawn as (a row of :data:`SUBJECTS_TABLE`); ``mimic`` decides whether the tumour has the other grade's
+    radiology (``None``: drawn with probability ``difficulty / 2``)."""
     template = mni_tissues()
     roi = _brain_roi()
     roi_affine = BRATS_AFFINE.copy()
     roi_affine[:3, 3] = (BRATS_AFFINE @ np.array([s.start for s in roi] + [1]))[:3]
     points = _warped_points(world_grid(tuple(s.stop - s.start for s in roi), roi_affine), rng, BRATS_POSE)
-    site = BRATS_SITES[list(BRATS_SITES)[rng.integers(len(BRATS_SITES))]]
-    tumour = sample_tumour(grade, rng, difficulty) if grade != "Healthy" else None
+    site_name = list(BRATS_SITES)[rng.integers(len(BRATS_SITES))]
+    site = BRATS_SITES[site_name]
+    tumour = sample_tumour(grade, rng, difficulty, mimic) if grade != "Healthy" else None
+    if drawn is not None:
+        drawn.update(site=site_name, mimic=bool(tumour and tumour.mimic))
+        if tumour is not None:
+            drawn.update(radius_mm=round(tumour.radius, 1), enhancement=round(tumour.enhancement, 2),
+                         necrosis=round(tumour.necrosis, 2), lobe=lobe_of(tumour.centre),
+                         hemisphere="right" if tumour.centre[0] > 0 else "left")
     pushed = points if tumour is None else mass_effect_points(points, tumour)
     tissues = dict(zip(template.names, sample(template.channels, template.affine, pushed), strict=False))
     maps = compartments(tumour, points, rng) if tumour is not None else None
@@ -159,25 +190,39 @@ def _write_subject(job: tuple[Path, CohortSpec, str, int]) -> None:
     out, spec, grade, index = job
     rng = np.random.default_rng([spec.seed, CLASS_TO_INDEX[grade], index])
     paths = _paths(*job)
+    drawn = {"subject_id": _subject_id(grade, index), "grade": grade}
     if grade == "Healthy" and spec.healthy_like == "ixi":
         site = _ixi_site(index)
         arrays, affine = {"T1": synthesise_ixi_subject(site, rng)}, IXI_AFFINE
+        drawn.update(site=site, mimic=False)
     elif grade == "Healthy":
-        arrays, affine = {"T1": synthesise_tumour_subject("Healthy", rng, spec.difficulty)["t1ce"]}, BRATS_AFFINE
+        arrays = {"T1": synthesise_tumour_subject("Healthy", rng, spec.difficulty, drawn)["t1ce"]}
+        affine = BRATS_AFFINE
     else:
-        arrays, affine = synthesise_tumour_subject(grade, rng, spec.difficulty), BRATS_AFFINE
+        mimic = (grade, index) in mimic_subjects(spec)
+        arrays, affine = synthesise_tumour_subject(grade, rng, spec.difficulty, drawn, mimic), BRATS_AFFINE
     for name, array in arrays.items():
         image = nib.Nifti1Image(array, affine)
         image.header.set_xyzt_units("mm", "sec")
         atomic_write(paths[name], lambda tmp, image=image: nib.save(image, tmp))
+    write_json(_drawn_path(*job), drawn)  # last: the subject is complete
 
 
 def _paths(out: Path, spec: CohortSpec, grade: str, index: int) -> dict[str, Path]:
     if grade == "Healthy":
-        return {"T1": out / IXI_ROOT_NAME / f"IXI{index + 2:03d}-{_ixi_site(index)}-{1000 + index:04d}-T1.nii.gz"}
+        return {"T1": out / IXI_ROOT_NAME / f"{_subject_id(grade, index)}-T1.nii.gz"}
     subject = _brats_id(index, grade)
     folder = out / BRATS_ROOT_NAME / grade / subject
     return {c: folder / f"{subject}_{c}.nii.gz" for c in (*BRATS_CONTRASTS, "seg")}
+
+
+def _drawn_path(out: Path, spec: CohortSpec, grade: str, index: int) -> Path:
+    return out / "drawn" / f"{_subject_id(grade, index)}.json"
+
+
+def _subject_id(grade: str, index: int) -> str:
+    """The id the prepared manifest gives the subject."""
+    return f"IXI{index + 2:03d}-{_ixi_site(index)}-{1000 + index:04d}" if grade == "Healthy" else _brats_id(index, grade)
 
 
 def _brats_id(index: int, grade: str) -> str:

@@ -39,14 +39,16 @@ class TumourSpec:
     mimic: bool = False  # has the radiology of the other grade
 
 
-def sample_tumour(grade: str, rng: np.random.Generator, difficulty: float) -> TumourSpec:
-    """Draw a tumour of ``grade``; with probability ``difficulty / 2`` one with the other grade's radiology."""
+def sample_tumour(grade: str, rng: np.random.Generator, difficulty: float, mimic: bool | None = None) -> TumourSpec:
+    """Draw a tumour of ``grade``; with probability ``difficulty / 2`` (or when ``mimic`` says so) one with the
+    other grade's radiology."""
     if grade not in ("HGG", "LGG"):
         raise ValueError(f"Unknown tumour grade {grade!r}")
-    mimic = rng.random() < difficulty / 2
+    drawn = rng.random() < difficulty / 2  # drawn even when decided, so the rest of the tumour does not change
+    mimic = drawn if mimic is None else mimic
     looks_like = {"HGG": "LGG", "LGG": "HGG"}[grade] if mimic else grade
     if looks_like == "HGG":  # large, ring-enhancing around necrosis, wide oedema
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 26), rng.uniform(0.35, 0.65), rng.uniform(0.5, 0.8), False, rng.uniform(0.35, 0.8)
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 26), rng.uniform(0.35, 0.65), rng.uniform(0.65, 0.95), False, rng.uniform(0.35, 0.8)
     elif rng.random() < 0.2:  # an LGG with faint patchy enhancement and no necrosis
         radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, rng.uniform(0.1, 0.25), True, rng.uniform(0.1, 0.4)
     else:  # non-enhancing, smaller, little oedema
