@@ -4,8 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PRESET ?= fast
+SEED ?=
+# make demo SEED=3 trains another trajectory into its own folder; OMP_NUM_THREADS / ONEDNN_MAX_CPU_ISA change the float path
+OUT ?= runs/notebooks-$(PRESET)$(if $(SEED),-seed$(SEED))
 
-.PHONY: demo solutions book lab test lint notebooks-smoke benchmark clean
+.PHONY: demo solutions book lab test lint notebooks-smoke benchmark expectations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +19,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed  ## every notebook, in order, on the synthetic cohort (fast preset)
-	$(BIN)/brainclf notebooks --preset $(PRESET) --out runs/notebooks-$(PRESET)
+	$(BIN)/brainclf notebooks --preset $(PRESET) --out $(OUT) $(if $(SEED),--seed $(SEED))
 
 solutions: $(VENV)/.installed  ## the exercises' worked answers, executed (after make demo: they reuse its runs)
-	$(BIN)/brainclf notebooks --preset $(PRESET) --out runs/notebooks-$(PRESET) --solutions
+	$(BIN)/brainclf notebooks --preset $(PRESET) --out $(OUT) --solutions $(if $(SEED),--seed $(SEED))
 
 book: $(VENV)/.installed  ## the course site from make demo's executed notebooks: runs/book/html/index.html
-	$(BIN)/brainclf book --executed runs/notebooks-$(PRESET) --out runs/book
+	$(BIN)/brainclf book --executed $(OUT) --out runs/book
+
+expectations: $(VENV)/.installed  ## re-measure the expected figures over 8 trajectories (about two hours), rewrite the quoted ranges
+	$(BIN)/brainclf expectations --write-prose
 
 lab: $(VENV)/.installed  ## JupyterLab on the checkout, where the course site's "open in JupyterLab" links point
 	$(BIN)/jupyter lab --port 8888 --notebook-dir .

@@ -22,7 +22,7 @@ from .discovery import raw_contrast_path
 from .evaluation import evaluate, metrics_of, predict_subjects
 from .execute import check_parameters
 from .exercises import check
-from .expectations import expect
+from .expectations import expect, measured_table, tendency
 from .explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
 from .files import read_json, write_csv, write_json
 from .inference import Predictor
@@ -30,12 +30,12 @@ from .losses import class_weights, published_class_weights, weighted_cross_entro
 from .metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, metrics_table
 from .models import ARCHS, PAPER_NAMES, build_model, canonical_arch, count_trainable, parameter_table, stage_shapes
 from .paper import REPORTED, preset_vs_paper, side_by_side
-from .paths import resolve
+from .paths import data_relative, resolve
 from .prepare import read_manifest
 from .preprocessing import load_volume, preprocessing_steps, step_table
 from .pretrained import PretrainedWeightsUnavailable
 from .profiling import benchmark_steps, conv_kernels, matmul_peaks, parse_setting, reference_results
-from .protocols import DEVIATIONS, PROTOCOLS, deviation_table, deviations_of
+from .protocols import DEVIATIONS, PROTOCOLS, deviation_table, protocol_plan
 from .replicate import collect_runs, cross_validate, missing_runs, paired_comparisons, replicate, run_metrics
 from .run import Run, find_runs, run_name, source_label
 from .runtime import environment, pick_device
@@ -80,10 +80,13 @@ __all__ = [
     "count_trainable",
     "cross_validate",
     "deviation_table",
-    "deviations_of",
+    "protocol_plan",
     "environment",
     "evaluate",
     "expect",
+    "measured_table",
+    "tendency",
+    "data_relative",
     "find_runs",
     "fit",
     "selection_scores",

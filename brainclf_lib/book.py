@@ -89,6 +89,12 @@ def stage_notebooks(executed: Path, solutions: Path, source: Path) -> dict[str, 
     notebook's own name, so the links between notebooks resolve, and the others beside it.
     """
     course, answers = [], []
+    errors = [error for name, variants in ORDER for variant in variants
+              for error in error_outputs(executed / f"{executed_name(name, variant)}.ipynb")]
+    errors += [error for name, _ in ORDER for error in error_outputs(solutions / f"{name}{SOLUTIONS_SUFFIX}.ipynb")]
+    if errors:
+        raise RuntimeError("An executed notebook carries an error output; a page with a traceback is not published:\n  "
+                           + "\n  ".join(errors))
     for name, variants in ORDER:
         for index, variant in enumerate(variants):
             copy = executed / f"{executed_name(name, variant)}.ipynb"
@@ -103,6 +109,19 @@ def stage_notebooks(executed: Path, solutions: Path, source: Path) -> dict[str, 
             _stage(answer, source / "solutions" / answer.name, f"solutions/{answer.name}", {})
             answers.append(f"solutions/{answer.stem}")
     return {"course": course, "answers": answers}
+
+
+def error_outputs(notebook: Path) -> list[str]:
+    """``"<page>: cell N: Error: message"`` for each error output of an executed notebook (none if it is missing)."""
+    if not notebook.exists():
+        return []
+    found = []
+    for index, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append(f"{notebook.name}: cell {cell.get('execution_count')} (index {index}): "
+                             f"{output.get('ename')}: {output.get('evalue')}")
+    return found
 
 
 def check_pages(book: PathLike, screenshots: PathLike | None = None, browser: str | None = None) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from .data import drawn_subjects
 from .metrics import aggregate_folds
 from .models import ARCHS
 from .paths import REPO_ROOT
+from .protocols import protocol_plan
 from .training import fit
 
 #: Where ``brainclf calibrate --out`` keeps the measured tables that the README and ``06_results`` show.
@@ -54,7 +55,7 @@ def calibrate(config: ExperimentConfig, difficulties: Sequence[float], archs: Se
     for difficulty in difficulties:
         for arch in archs:
             runs = [fit(config.replace(synthetic_difficulty=float(difficulty), arch=arch, fold=fold, pretrained=None),
-                        resume=True, progress=progress) for fold in range(config.n_folds)]
+                        resume=True, progress=progress) for fold in protocol_plan(config).folds]
             summary = aggregate_folds([run.metrics for run in runs])
             drawn = drawn_subjects(runs[0].config)
             row = {"difficulty": float(difficulty), "arch": runs[0].config.arch,

@@ -21,8 +21,10 @@ from .data import prepare_data
 from .errors import BadInputError
 from .evaluation import evaluate
 from .execute import run_notebooks
+from .expectations import MEASURED_TABLE
 from .files import write_csv
 from .inference import Predictor
+from .measurement import measure_expectations, write_quoted_ranges
 from .models import parameter_table
 from .paths import resolve
 from .prepare import prepare
@@ -134,7 +136,17 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    run_notebooks(args.out, preset=args.preset, only=args.only, solutions=args.solutions)
+    run_notebooks(args.out, preset=args.preset, only=args.only, solutions=args.solutions, seed=args.seed)
+    return EXIT_OK
+
+
+def _expectations(args: argparse.Namespace) -> int:
+    table = measure_expectations(args.work, args.out, trajectories=args.trajectories, parallel=args.parallel)
+    print(table.to_string(index=False))
+    print(f"written to {args.out}")
+    if args.write_prose:
+        for path in write_quoted_ranges(args.out):
+            print(f"quoted ranges updated in {path}")
     return EXIT_OK
 
 
@@ -188,7 +200,13 @@ def _config(args: argparse.Namespace) -> ExperimentConfig:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainclf", description="Brain-tumour classification with video ResNets.")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_data_commands, _training_commands, _course_commands):
+        add(commands)
+    return parser
 
+
+def _data_commands(commands: argparse._SubParsersAction) -> None:
+    """The data: the synthetic cohort, preparing real scans, the data step."""
     p = commands.add_parser("synth", help="write the synthetic BraTS-like + IXI-like cohort")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--n-per-class", type=int, default=16, help="subjects per class (default 16)")
@@ -217,6 +235,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.set_defaults(func=_data)
 
+
+def _training_commands(commands: argparse._SubParsersAction) -> None:
+    """Training and evaluation: one run, the grid, the protocols, the calibration."""
     p = commands.add_parser("train", help="train one fold (or --all-folds) and evaluate it")
     _add_config_options(p)
     p.add_argument("--resume", action="store_true", help="continue an unfinished run; reuse a finished one")
@@ -259,6 +280,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_calibrate)
 
+
+def _course_commands(commands: argparse._SubParsersAction) -> None:
+    """Using the results and the course: source weights, prediction, the notebooks, the book."""
     p = commands.add_parser("source", help="self-trained source weights (<arch>.pt) for replicate --pretrained DIR")
     _add_config_options(p)
     p.add_argument("--out", required=True, help="folder for <arch>.pt (existing files are kept)")
@@ -279,7 +303,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", help="run only these notebooks (by number or name)")
     p.add_argument("--solutions", action="store_true",
                    help="execute the exercises' worked answers (notebooks/solutions/) instead")
+    p.add_argument("--seed", type=int, default=None,
+                   help="train another trajectory: the seed of every notebook that declares one (default: theirs, 0)")
     p.set_defaults(func=_notebooks)
+
+    p = commands.add_parser("expectations", help="measure the course's expected figures over several trajectories "
+                            "(seeds and float paths) and write the table the notebooks read")
+    p.add_argument("--trajectories", nargs="+", default=None, metavar="SPEC",
+                   help="each 'seed=S,threads=T[,isa=ISA][,skip=06]' (default: four seeds on two float paths)")
+    p.add_argument("--parallel", type=int, default=2, help="trajectories executed at once (default 2)")
+    p.add_argument("--work", default="runs/expectations", help="where each trajectory's notebooks and runs go")
+    p.add_argument("--out", default=str(MEASURED_TABLE), help="the table (default: the shipped one)")
+    p.add_argument("--write-prose", action="store_true",
+                   help="rewrite the ranges the notebooks and README quote from the new table")
+    p.set_defaults(func=_expectations)
 
     p = commands.add_parser("book", help="build the course site from the executed notebooks (make book)")
     p.add_argument("--executed", default="runs/notebooks-fast", help="the executed notebooks and reports (make demo's)")
@@ -289,4 +326,3 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("parameters", help="print the trainable-parameter table beside the paper's")
     p.set_defaults(func=_parameters)
-    return parser

@@ -16,14 +16,9 @@ from sklearn.metrics import f1_score
 from .config import ExperimentConfig
 from .conventions import CLASS_TO_INDEX, CLASSES
 from .metrics import bootstrap_ci
-from .protocols import DEVIATIONS, deviations_of
+from .protocols import ONE_AT_A_TIME, protocol_plan
 from .run import Run
 from .training import fit
-
-#: The deviations trained one at a time by default. ``train_loss_as_val`` is left out: it changes the learning
-#: curves, not the chosen model, so its run would repeat the corrected one's figures (the published-code run's
-#: log shows it).
-ONE_AT_A_TIME: tuple[str, ...] = tuple(name for name in DEVIATIONS if name != "train_loss_as_val")
 
 
 def protocol_variants(config: ExperimentConfig, deviations: Sequence[str] | None = None) -> dict[str, ExperimentConfig]:
@@ -58,7 +53,7 @@ def compare_protocols(config: ExperimentConfig, deviations: Sequence[str] | None
     runs = {}
     for label, variant in protocol_variants(config, deviations).items():
         if progress:
-            print(f"[protocols] {label}: {', '.join(sorted(deviations_of(variant))) or 'no deviation'}", flush=True)
+            print(f"[protocols] {label}: {', '.join(sorted(protocol_plan(variant).deviations)) or 'no deviation'}", flush=True)
         runs[label] = fit(variant, resume=True, progress=progress)
     return runs
 
@@ -84,7 +79,7 @@ def protocol_table(runs: dict[str, Run], n_resamples: int = 1000, seed: int = 0)
         predictions = run.predictions
         y_true = predictions["label"].map(CLASS_TO_INDEX).to_numpy()
         y_pred = predictions["pred"].map(CLASS_TO_INDEX).to_numpy()
-        row = {"variant": label, "deviations": ", ".join(sorted(deviations_of(run.config))) or "none",
+        row = {"variant": label, "deviations": ", ".join(sorted(protocol_plan(run.config).deviations)) or "none",
                "test predictions": len(predictions)}
         for name, metric in _figures().items():
             value, low, high = bootstrap_ci(y_true, y_pred, metric, n_resamples=n_resamples, seed=seed)

@@ -9,10 +9,13 @@ what it does while it does it, and it is what ``brainclf data`` and every notebo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+import torch.nn.functional as F
 import torchio as tio
 
 from .config import ExperimentConfig
@@ -23,7 +26,7 @@ from .losses import class_weights
 from .paths import data_dir, resolve
 from .prepare import MANIFEST, prepare, read_manifest
 from .preprocessing import PreprocessSettings
-from .protocols import PUBLISHED_RESCALE_RANGE, PUBLISHED_SPLIT_SEED, PUBLISHED_TEST_FRACTION, deviations_of
+from .protocols import PUBLISHED_SPLIT_SEED, PUBLISHED_TEST_FRACTION, ProtocolPlan, protocol_plan
 from .splits import (
     fold_subjects,
     holdout_splits,
@@ -103,10 +106,7 @@ def drawn_subjects(config: ExperimentConfig) -> pd.DataFrame | None:
 def splits_path(config: ExperimentConfig) -> Path:
     """The splits file a config reads: ``<prepared folder>/splits_kfold3_seed0.csv`` (or ``holdout3_seed0``, or the
     published code's ``random70-30_seed55``)."""
-    if "random_split" in deviations_of(config):
-        train = round(100 * (1 - PUBLISHED_TEST_FRACTION))
-        return dataset_folder(config) / f"splits_random{train}-{100 - train}_seed{PUBLISHED_SPLIT_SEED}.csv"
-    return dataset_folder(config) / f"splits_{config.split}{config.n_folds}_seed{config.seed}.csv"
+    return dataset_folder(config) / protocol_plan(config).splits_name
 
 
 @dataclass
@@ -142,20 +142,19 @@ def load_fold(config: ExperimentConfig) -> FoldData:
     splits = read_splits(splits_file)
     train_ids, test_ids = fold_subjects(splits, config.fold)
     labels = manifest.set_index("subject_id").loc[train_ids, "label"].tolist()
-    deviations = deviations_of(config)
-    val_fraction = 0.0 if "last_epoch" in deviations else config.val_fraction
-    train_ids, val_ids = train_val_split(train_ids, labels, val_fraction, config.seed)
+    plan = protocol_plan(config)
+    train_ids, val_ids = train_val_split(train_ids, labels, plan.val_fraction, config.seed)
     by_id = manifest.set_index("subject_id", drop=False)
 
     def subjects(ids: list[str]):
         return make_subjects(by_id.loc[ids].reset_index(drop=True), config.contrasts)
 
-    train_transform, eval_transform = _transforms(config)
+    train_transform, eval_transform = _transforms(plan)
     return FoldData(
         manifest=manifest,
         train=VolumeDataset(subjects(train_ids), train_transform),
         val=VolumeDataset(subjects(val_ids), eval_transform),
-        test=VolumeDataset(subjects(test_ids), train_transform if "augmented_test" in deviations else eval_transform),
+        test=VolumeDataset(subjects(test_ids), train_transform if plan.augment_test else eval_transform),
         folder=folder,
     )
 
@@ -193,6 +192,12 @@ def source_dataset(config: ExperimentConfig) -> VolumeDataset:
     return load_fold(config).train
 
 
+def evaluation_transform(config: ExperimentConfig) -> tio.Transform | None:
+    """What the config's protocol does to every evaluated volume (``None`` for the corrected one): the published
+    code's output-range rescale and per-step resize. Prediction on new scans applies it too."""
+    return _transforms(protocol_plan(config))[1]
+
+
 def _cohort_spec(config: ExperimentConfig) -> CohortSpec:
     return CohortSpec(n_per_class=config.n_per_class, seed=config.synthetic_seed, difficulty=config.synthetic_difficulty)
 
@@ -202,19 +207,25 @@ def _cohort_tag(spec: CohortSpec) -> str:
 
 
 def _make_splits(manifest: pd.DataFrame, config: ExperimentConfig) -> pd.DataFrame:
-    if "random_split" in deviations_of(config):
+    split = protocol_plan(config).split
+    if split == "random":
         return random_split_table(manifest, PUBLISHED_TEST_FRACTION, PUBLISHED_SPLIT_SEED)
-    if config.split == "kfold":
+    if split == "kfold":
         return kfold_splits(manifest, config.n_folds, config.seed)
     return holdout_splits(manifest, config.n_folds, 0.3, config.seed)
 
 
-def _transforms(config: ExperimentConfig) -> tuple[tio.Transform | None, tio.Transform | None]:
-    """The training and evaluation transforms: the corrected protocol's, or the published code's deviations."""
-    deviations = deviations_of(config)
-    train = published_augmentation() if "code_augmentation" in deviations and config.augmentation != "none" \
-        else augmentation(config.augmentation)
-    if "output_range_rescale" not in deviations:
+def _transforms(plan: ProtocolPlan) -> tuple[tio.Transform | None, tio.Transform | None]:
+    """The training and evaluation transforms the plan asks for: the corrected protocol's, or the published code's."""
+    train = published_augmentation() if plan.augmentation == "published" else augmentation(plan.augmentation)
+    before = [tio.RescaleIntensity(out_min_max=plan.rescale_range)] if plan.rescale_range else []
+    after = [tio.Lambda(partial(_shrink_nearest, factor=plan.resize_factor), types_to_apply=[tio.INTENSITY])] \
+        if plan.resize_factor else []
+    if not before + after:  # what the published code did to every split: the dataset's rescale, the loop's resize
         return train, None
-    rescale = tio.RescaleIntensity(out_min_max=PUBLISHED_RESCALE_RANGE)  # what (0.05, 99.5) meant in the code
-    return tio.Compose([rescale, *([train] if train else [])]), rescale
+    return tio.Compose([*before, *([train] if train else []), *after]), tio.Compose([*before, *after])
+
+
+def _shrink_nearest(tensor: torch.Tensor, factor: float) -> torch.Tensor:
+    """The published code's ``F.interpolate(x, scale_factor=factor)`` (nearest), on one ``(C, x, y, z)`` image."""
+    return F.interpolate(tensor[None].float(), scale_factor=(factor,) * 3)[0]

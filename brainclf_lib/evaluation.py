@@ -19,7 +19,7 @@ from .data import load_fold
 from .datasets import VolumeDataset
 from .metrics import bootstrap_ci, classification_metrics
 from .paths import PathLike
-from .protocols import deviations_of
+from .protocols import protocol_plan
 from .run import Run
 from .runtime import amp_dtype, autocast, pick_device
 
@@ -79,7 +79,7 @@ def evaluate(run: Run | PathLike) -> dict[str, Any]:
     """
     run = run if isinstance(run, Run) else Run(run)
     config = run.config
-    if "accumulated_confusion" in deviations_of(config):
+    if not protocol_plan(config).reevaluable:
         raise ValueError(f"{run.folder}: its metrics pool the test predictions of every training epoch (the "
                          "accumulated_confusion deviation); one checkpoint cannot reproduce them. Train it again.")
     device = pick_device(config.device)

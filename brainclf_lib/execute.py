@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,35 +46,46 @@ def executed_name(stem: str, variant: dict) -> str:
     return stem + "".join(f"-{value}" for value in variant.values())
 
 
+class NotebooksFailed(RuntimeError):
+    """Some notebooks raised; every other notebook was still executed. The message names each with its cell."""
+
+
 def run_notebooks(out: PathLike, preset: str = "fast", only: list[str] | None = None,
-                  cell_timeout: int | None = None, solutions: bool = False) -> list[Path]:
+                  cell_timeout: int | None = None, solutions: bool = False, seed: int | None = None) -> list[Path]:
     """Execute every notebook (or those in ``only``, by number or name) and return the executed copies.
 
     ``cell_timeout`` (seconds) fails a cell that runs longer, so a stalled kernel cannot block CI. ``solutions``
-    executes the worked answers of ``notebooks/solutions/`` instead, once each: each trains what it needs.
+    executes the worked answers of ``notebooks/solutions/`` instead, once each: each trains what it needs. ``seed``
+    trains another trajectory (every notebook that declares it gets it). A notebook that fails does not stop the
+    others: all are executed, then :class:`NotebooksFailed` names each failed one, its cell and its error. Kernels
+    talk to papermill over IPC sockets, not unencrypted TCP.
     """
     import papermill  # here, not at the top: 1.4 s that only executing notebooks needs
 
     out = resolve(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs_dir = out / "runs"
-    executed = []
-    for name, variants in ORDER:
-        if only and not any(name.startswith(o) or name == o for o in only):
-            continue
-        source = SOLUTIONS_DIR / f"{name}{SOLUTIONS_SUFFIX}.ipynb" if solutions else NOTEBOOKS_DIR / f"{name}.ipynb"
-        for variant in [{}] if solutions else variants:
-            target = out / f"{executed_name(source.stem, variant)}.ipynb"
-            declared = notebook_parameters(source)
-            shared = {"preset": preset, "output_dir": str(runs_dir), "report_dir": str(out)}
-            # the shared settings go where they are declared (a notebook that exports nothing has no report_dir);
-            # a variant's own parameters must all be declared
-            parameters = {**{k: v for k, v in shared.items() if k in declared}, **variant}
-            check_known(parameters, declared, source.stem)
-            print(f"[notebooks] {target.stem} (preset {preset})", flush=True)
+    shared = {"preset": preset, "output_dir": str(out / "runs"), "report_dir": str(out), "seed": seed}
+    executed, failed = [], []
+    for source, variant in _selected(only, solutions):
+        target = out / f"{executed_name(source.stem, variant)}.ipynb"
+        declared = notebook_parameters(source)
+        # the shared settings go where they are declared (a notebook that exports nothing has no report_dir);
+        # a variant's own parameters must all be declared
+        parameters = {**{k: v for k, v in shared.items() if k in declared and v is not None}, **variant}
+        check_known(parameters, declared, source.stem)
+        print(f"[notebooks] {target.stem} (preset {preset}{'' if seed is None else f', seed {seed}'})", flush=True)
+        try:
             papermill.execute_notebook(source, target, parameters=parameters, cwd=str(source.parent),
-                                       kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout)
-            executed.append(target)
+                                       kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout,
+                                       kernel_manager_class=_ipc_kernel_manager())
+        except papermill.PapermillExecutionError as error:
+            failed.append(f"{target.name}: cell {error.exec_count} (index {error.cell_index}): {error.ename}: "
+                          f"{error.evalue}")
+            print(f"[notebooks] FAILED {failed[-1]}", flush=True)
+        executed.append(target)
+    if failed:
+        raise NotebooksFailed(f"{len(failed)} of {len(executed)} notebooks failed (the others ran to the end):\n  "
+                              + "\n  ".join(failed))
     return executed
 
 
@@ -110,6 +124,42 @@ def check_parameters(namespace: Mapping[str, Any]) -> None:
     for index, source in enumerate(history):
         if index > 0 and source.lstrip().startswith(INJECTED_HEADER):
             check_known(_assigned(source), _assigned(history[index - 1]), "this notebook")
+
+
+def _selected(only: list[str] | None, solutions: bool) -> list[tuple[Path, dict]]:
+    """The notebooks to execute, in order, each with its variant's parameters."""
+    chosen = []
+    for name, variants in ORDER:
+        if only and not any(name.startswith(o) or name == o for o in only):
+            continue
+        if solutions:
+            chosen.append((SOLUTIONS_DIR / f"{name}{SOLUTIONS_SUFFIX}.ipynb", {}))
+        else:
+            chosen += [(NOTEBOOKS_DIR / f"{name}.ipynb", variant) for variant in variants]
+    return chosen
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager whose kernel listens on IPC sockets: over TCP, any local user could read the traffic (and
+    ipykernel warns, once per notebook)."""
+    from jupyter_client import AsyncKernelManager  # here, not at the top: only executing notebooks needs it
+    from traitlets import default  # here, not at the top: as above
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:  # the sockets' path prefix, in a folder only this user can open
+            return os.path.join(tempfile.mkdtemp(prefix="brainclf-kernel-"), "kernel")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart)
+            if not restart:
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
+    return IPCKernelManager
 
 
 def _assigned(source: str) -> set[str]:

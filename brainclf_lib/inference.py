@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torchio as tio
 
 from .conventions import CLASSES, slice_axis_first
+from .data import evaluation_transform
 from .paths import PathLike
 from .preprocessing import PreprocessSettings, load_volume, preprocessing_steps
 from .run import Run
@@ -34,6 +36,7 @@ class Predictor:
         self.device = pick_device(device)
         self.model = run.load_model(self.device)
         self.settings = PreprocessSettings(self.config.spacing, self.config.input_shape, self.config.skull_strip)
+        self.transform = evaluation_transform(self.config)
 
     @torch.no_grad()
     def __call__(self, scan: PathLike, skull_strip: bool = False) -> dict[str, Any]:
@@ -42,7 +45,10 @@ class Predictor:
         if len(self.config.contrasts) > 1:
             raise ValueError("predict takes one scan per subject; this run was trained on several contrasts")
         *_, (_, subject) = preprocessing_steps(images, self.settings, strip_skull=skull_strip)
-        image = slice_axis_first(subject[self.config.contrasts[0]].data.float())[None].to(self.device)
+        image = subject[self.config.contrasts[0]]
+        if self.transform is not None:  # what the run's protocol did to every evaluated volume (published code)
+            image = self.transform(tio.Subject(image=image))["image"]
+        image = slice_axis_first(image.data.float())[None].to(self.device)
         with autocast(self.device, amp_dtype(self.config.amp, self.device)):
             probabilities = torch.softmax(self.model(image).float(), dim=1)[0].cpu()
         return {"scan": str(scan), "label": CLASSES[int(probabilities.argmax())],

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .config import ExperimentConfig
 from .metrics import FOLD_STD_DDOF
+from .protocols import protocol_plan
 
 #: Mean F1 over 3 folds (± std), macro and weighted F1, per model: the paper's Tables 2-5.
 REPORTED = pd.DataFrame(
@@ -59,6 +60,8 @@ def preset_vs_paper(config: ExperimentConfig) -> pd.DataFrame:
     Args:
         config: the notebook's :class:`~brainclf_lib.config.ExperimentConfig`.
     """
+    plan = protocol_plan(config)
+    plan = protocol_plan(config)
     rows = [
         ("data", "synthetic cohort (BraTS / IXI layouts)" if config.data_root == "synthetic" else config.data_root,
          "BraTS 2019 T1ce + IXI T1"),
@@ -66,10 +69,10 @@ def preset_vs_paper(config: ExperimentConfig) -> pd.DataFrame:
          "259 HGG, 73 LGG, 259 healthy"),
         ("voxel size", f"{config.spacing:g} mm", "2 mm"),
         ("input (D, H, W)", " x ".join(map(str, config.input_shape)), "78 x 120 x 120 (BraTS at 2 mm)"),
-        ("learning rate", f"{config.lr:g}", "1e-05"),
+        ("learning rate", f"{plan.lr:g}", "1e-05"),
         ("batch size", str(config.batch_size * config.accumulate), "1"),
         ("epochs", str(config.epochs), "not stated (100 in our paper preset)"),
-        ("evaluation", f"{config.n_folds}-fold CV, protocol {config.protocol}", "3-fold CV"),
+        ("evaluation", f"{plan.evaluation}, protocol {config.protocol}", "3-fold CV"),
     ]
     table = pd.DataFrame(rows, columns=["setting", f"this run ({config.preset} preset)", "the paper"])
     return table.set_index("setting")

@@ -1,4 +1,4 @@
-"""Where things live: the repository root, the data folder and the runs folder, from anywhere."""
+"""Where things live: the repository root and the data folder, from anywhere."""
 
 from __future__ import annotations
 
@@ -17,9 +17,23 @@ def data_dir() -> Path:
     return Path(os.environ.get("BRAINCLF_DATA", REPO_ROOT / "data")).resolve()
 
 
-def runs_dir() -> Path:
-    """The runs folder: ``$BRAINCLF_RUNS`` if set, else ``runs/`` in the repository."""
-    return Path(os.environ.get("BRAINCLF_RUNS", REPO_ROOT / "runs")).resolve()
+def data_relative(path: PathLike) -> str:
+    """A path as a table shows it: relative to the data folder when it lies inside, so that no page publishes the
+    absolute paths of the machine that ran it.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        path: a file under (or outside) :func:`data_dir`.
+
+    >>> data_relative(data_dir() / "prepared" / "x.nii")
+    'prepared/x.nii'
+    """
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(data_dir()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def resolve(path: PathLike, base: Path | None = None) -> Path:

@@ -53,18 +53,9 @@ def prepare(
     settings = settings or PreprocessSettings()
     if brats is None and ixi is None:
         raise ValueError("prepare needs a BraTS folder, an IXI folder, or both")
-    subjects: list[RawSubject] = []
-    if brats is not None:
-        subjects += discover_brats(brats, contrasts)
+    subjects = discover_brats(brats, contrasts) if brats is not None else []
     if ixi is not None:
-        healthy = [discover_ixi(ixi, c) for c in contrasts]
-        by_id = {s.subject_id: s for s in healthy[0]}
-        for other in healthy[1:]:  # several contrasts: keep subjects that have them all
-            other_ids = {s.subject_id: s for s in other}
-            by_id = {k: v for k, v in by_id.items() if k in other_ids}
-            for key, subject in by_id.items():
-                subject.images.update(other_ids[key].images)
-        subjects += sample_healthy(list(by_id.values()), n_healthy, seed)
+        subjects += sample_healthy(_healthy_with_every_contrast(ixi, contrasts), n_healthy, seed)
     out = Path(out)
     volume_dir = out / "volumes" / settings.key
     mask_cache = Path(mask_cache) if mask_cache else out / "skullstrip"
@@ -157,3 +148,15 @@ def _prepare_one_safely(job: tuple) -> dict[str, Any] | str:
     except Exception as error:  # any other failure still names the subject and its files
         subject = job[0]
         return f"{subject.subject_id} ({', '.join(map(str, subject.images.values()))}): {type(error).__name__}: {error}"
+
+
+def _healthy_with_every_contrast(ixi: PathLike, contrasts: tuple[str, ...]) -> list[RawSubject]:
+    """The IXI subjects that have a scan of every contrast asked for, each holding all of them."""
+    healthy = [discover_ixi(ixi, c) for c in contrasts]
+    by_id = {s.subject_id: s for s in healthy[0]}
+    for other in healthy[1:]:
+        other_ids = {s.subject_id: s for s in other}
+        by_id = {k: v for k, v in by_id.items() if k in other_ids}
+        for key, subject in by_id.items():
+            subject.images.update(other_ids[key].images)
+    return list(by_id.values())

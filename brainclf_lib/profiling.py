@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .models import build_model
 from .paths import REPO_ROOT, PathLike
 from .runtime import adam, autocast
+from .training import training_step
 
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...], training: bool = False) -> int:
@@ -59,12 +60,7 @@ class StepTimer:
         began = time.perf_counter()
         self.model.train(self.training)
         if self.training:
-            with autocast(self.device, self.dtype):
-                loss = self.loss_fn(self.model(self.x).float(), self.y)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
+            training_step(self.model, self.x, self.y, self.loss_fn, self.optimizer, self.scaler, self.device, self.dtype)
         else:
             with torch.no_grad(), autocast(self.device, self.dtype):
                 self.model(self.x)

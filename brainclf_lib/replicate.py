@@ -21,7 +21,7 @@ from .metrics import PER_CLASS, aggregate_folds, mcnemar
 from .models import ARCHS, PAPER_NAMES
 from .paths import PathLike, resolve
 from .pretrained import PretrainedWeightsUnavailable, load_source_state
-from .protocols import folds_of
+from .protocols import protocol_plan
 from .run import Run, cv_summary_path, find_runs, init_label, source_label
 from .training import fit
 
@@ -32,7 +32,7 @@ def grid(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrained: s
     """Every run of the grid; ``pretrained`` is the source of the pre-trained arm (None: scratch only)."""
     inits = [None] + ([pretrained] if pretrained else [])
     return [config.replace(arch=arch, pretrained=init, fold=fold)
-            for arch in archs for init in inits for fold in folds_of(config)]
+            for arch in archs for init in inits for fold in protocol_plan(config).folds]
 
 
 def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrained: str | None = KINETICS,
@@ -90,7 +90,7 @@ def cross_validate(config: ExperimentConfig, progress: bool = True) -> dict[str,
 
     Taught in ``04_train``. The summary lands beside the runs, named by the experiment's digest.
     """
-    folds = [fit(config.replace(fold=fold), resume=True, progress=progress).metrics for fold in folds_of(config)]
+    folds = [fit(config.replace(fold=fold), resume=True, progress=progress).metrics for fold in protocol_plan(config).folds]
     summary = {"folds": folds, **aggregate_folds(folds)}
     write_json(cv_summary_path(config), summary)
     return summary

@@ -16,6 +16,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from .errors import RunExistsError, RunLockedError
 from .files import load_torch, read_json, save_torch, write_csv, write_json
 from .models import build_model
 from .paths import PathLike, resolve
-from .protocols import deviations_of
+from .protocols import protocol_plan
 
 #: Settings that say where and how fast a run is computed, not what it computes: a run may resume on another
 #: device or with more loader workers. Every other field of :class:`ExperimentConfig` is part of its identity.
@@ -43,11 +44,15 @@ def identity(config: ExperimentConfig) -> dict[str, Any]:
     """The settings that decide a run's result: every field but the :data:`EXECUTION_SETTINGS`.
 
     A protocol counts by the deviations it runs with, not by its name: ``protocol="paper"`` and the corrected
-    protocol with ``last_epoch`` added are one run.
+    protocol with ``last_epoch`` added are one run. A setting the protocol overrides (the learning rate under
+    ``published_lr``, the folds under ``random_split``) counts by the value it trains with, so one training has one
+    digest.
     """
+    plan = protocol_plan(config)
     settings = {key: value for key, value in config.to_dict().items() if key not in EXECUTION_SETTINGS}
     del settings["protocol"]
-    settings["deviations"] = sorted(deviations_of(config))
+    settings.update(plan.replaced)  # a setting the protocol overrides counts by what it trains with
+    settings["deviations"] = sorted(plan.deviations)
     return settings
 
 
@@ -95,7 +100,21 @@ def run_name(config: ExperimentConfig) -> str:
 def differing_settings(stored: ExperimentConfig, requested: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
     """``{setting: (stored, requested)}`` for every identity setting on which two configs disagree."""
     a, b = identity(stored), identity(requested)
-    return {key: (a[key], b[key]) for key in a if a[key] != b[key]}
+    return {key: (a.get(key), b.get(key)) for key in dict.fromkeys([*a, *b]) if a.get(key) != b.get(key)}
+
+
+@dataclass
+class ResumeState:
+    """What ``last.pt`` holds: everything a killed run needs to go on to the same weights as one never interrupted."""
+
+    model: dict[str, Any]  # the weights after ``epoch``
+    optimizer: dict[str, Any]  # Adam's moments and step counts
+    scaler: dict[str, Any]  # the GradScaler's scale (fp16 autocast)
+    epoch: int  # the last finished epoch
+    best_score: float  # the selection score of the epoch whose weights are in best.pt
+    config: dict[str, Any]  # the config that trains the run
+    accumulated: list[dict] = field(default_factory=list)  # the published code's test predictions of every epoch
+    validated: list[dict] = field(default_factory=list)  # each epoch's validation figures, which choose the best one
 
 
 class Run:
@@ -240,11 +259,11 @@ class Run:
     def save_best(self, weights: dict[str, torch.Tensor], epoch: int, config: ExperimentConfig) -> None:
         save_torch(self.path(self.BEST), {"model": weights, "epoch": epoch, "config": config.to_dict()})
 
-    def save_last(self, state: dict[str, Any]) -> None:
-        save_torch(self.path(self.LAST), state)
+    def save_last(self, state: ResumeState) -> None:
+        save_torch(self.path(self.LAST), {f.name: getattr(state, f.name) for f in fields(state)})  # no deep copy
 
-    def load_last(self, device: str | torch.device = "cpu") -> dict[str, Any]:
-        return load_torch(self.path(self.LAST), device)
+    def load_last(self, device: str | torch.device = "cpu") -> ResumeState:
+        return ResumeState(**load_torch(self.path(self.LAST), device))
 
     def write_evaluation(self, predictions: pd.DataFrame, metrics: dict[str, Any]) -> None:
         """Predictions first, metrics last: ``metrics.json`` present means the evaluation is whole."""

@@ -31,11 +31,11 @@ from .data import FoldData, load_fold, prepare_data
 from .datasets import VolumeDataset, make_loader
 from .errors import NonFiniteLossError
 from .evaluation import evaluate_model, metrics_of, predict_subjects
-from .losses import published_class_weights, weighted_cross_entropy
+from .losses import weighted_cross_entropy
 from .metrics import classification_metrics
 from .models import build_model
-from .protocols import deviations_of
-from .run import Run
+from .protocols import ProtocolPlan, protocol_plan
+from .run import ResumeState, Run
 from .runtime import (
     adam,
     amp_dtype,
@@ -127,17 +127,12 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last_3d)
-        with autocast(device, dtype):
-            loss = loss_fn(model(images).float(), labels)
+        loss = training_step(model, images, labels, loss_fn, optimizer, scaler, device, dtype, accumulate,
+                             update=(step + 1) % accumulate == 0)
         if not torch.isfinite(loss):
             bar.close()
             return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited,
                               (loss.item(), step, list(batch["subject_id"])))
-        scaler.scale(loss / accumulate).backward()
-        if (step + 1) % accumulate == 0:
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
         total += loss.item() * len(labels)
         count += len(labels)
         step += 1
@@ -145,6 +140,26 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
         bar.set_postfix(loss=f"{total / count:.4f}", wait=f"{waited / (time.perf_counter() - began):.0%}")
     bar.close()
     return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited)
+
+
+def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module,
+                  optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, device: torch.device,
+                  dtype: torch.dtype | None, accumulate: int = 1, update: bool = True) -> torch.Tensor:
+    """One training step, the one ``04_train`` writes out: the forward pass under autocast, the loss, the scaled
+    backward pass and, when ``update``, Adam's step. A non-finite loss is returned before any gradient is taken.
+
+    Every optimiser step of the suite is this function: :func:`train_epoch` and the benchmark's step timer call it.
+    """
+    with autocast(device, dtype):
+        loss = loss_fn(model(images).float(), labels)
+    if not torch.isfinite(loss):
+        return loss
+    scaler.scale(loss / accumulate).backward()
+    if update:
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+    return loss
 
 
 def recompute_bn_statistics(model: nn.Module, dataset: VolumeDataset, batch_size: int, device: torch.device) -> None:
@@ -236,93 +251,125 @@ def _train(config: ExperimentConfig, resume: bool = False, overwrite: bool = Fal
 
 def _train_fold(config: ExperimentConfig, run: Run, resume: bool, device: torch.device, distributed: bool, rank: int,
                 progress: bool, keep_last: bool = False) -> nn.Module:
+    parts = _setup(config, device)
+    state, log = _resumed(run, parts, config) if resume and run.path(Run.LAST).exists() else (None, [])
+    state = state or ResumeState({}, {}, {}, -1, -math.inf, config.to_dict())
+    if rank == 0:
+        run.write_environment(environment(device, config.seed))
+    saved_at, unsaved_best = time.monotonic(), None  # (weights, epoch) of a best epoch not yet in best.pt
+    step_model = DistributedDataParallel(parts.model) if distributed else parts.model
+    if config.compile:
+        step_model = torch.compile(step_model)
+    for epoch in range(state.epoch + 1, config.epochs):
+        row, score = _epoch(config, parts, step_model, state, epoch, distributed, rank, progress and rank == 0, run)
+        log.append(row)
+        state.epoch = epoch
+        if rank != 0:
+            state.best_score = max(state.best_score, score)
+            continue
+        run.write_log(log, LOG_COLUMNS)
+        if score > state.best_score:
+            state.best_score = score
+            unsaved_best = ({k: v.detach().clone() for k, v in parts.model.state_dict().items()}, epoch)
+        if time.monotonic() - saved_at >= RESUME_EVERY_S or (keep_last and epoch == config.epochs - 1):
+            if unsaved_best is not None:  # before last.pt, whose best_score must describe the best.pt on disk
+                run.save_best(*unsaved_best, config)
+                unsaved_best = None
+            state.model, state.optimizer = parts.model.state_dict(), parts.optimizer.state_dict()
+            state.scaler = parts.scaler.state_dict()
+            run.save_last(state)
+            saved_at = time.monotonic()
+    if unsaved_best is not None:
+        run.save_best(*unsaved_best, config)
+    if distributed:  # BatchNorm statistics are updated locally after DDP's broadcast: take rank 0's
+        for buffer in parts.model.buffers():
+            dist.broadcast(buffer, src=0)
+    if rank == 0 and parts.plan.accumulate_test:  # one confusion matrix over every epoch's predictions
+        predictions = pd.DataFrame(state.accumulated)
+        run.write_evaluation(predictions, metrics_of(predictions, config.seed))
+    elif rank == 0:
+        _evaluate_best(parts.model, parts.data, config, device, parts.dtype, run)
+    return parts.model
+
+
+@dataclass
+class _Parts:
+    """What one fold's training is made of, built once from the config and its protocol plan."""
+
+    data: FoldData
+    plan: ProtocolPlan
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    loss_fn: nn.Module
+    device: torch.device
+    dtype: torch.dtype | None
+    channels_last: bool
+
+
+def _setup(config: ExperimentConfig, device: torch.device) -> _Parts:
     configure_backends(device)
     seed_everything(config.seed)
     data = load_fold(config)
+    plan = protocol_plan(config)  # lr, dropout, loss weights and what is tested: the config's or the published code's
     model = build_model(config.arch, in_channels=len(config.contrasts), pretrained=config.pretrained,
-                        dropout=config.dropout, stem_init=config.stem_init).to(device)
+                        dropout=plan.dropout, stem_init=config.stem_init).to(device)
     dtype = amp_dtype(config.amp, device)
     channels_last = use_channels_last(config.channels_last, device, dtype)
     if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
-    optimizer = adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    deviations = deviations_of(config)
-    loss_fn = (nn.CrossEntropyLoss(weight=published_class_weights()) if "hand_weights" in deviations
+    loss_fn = (nn.CrossEntropyLoss(weight=torch.tensor(plan.class_weights)) if plan.class_weights
                else weighted_cross_entropy(data.train.labels)).to(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    start, best, log, accumulated = 0, -math.inf, [], []
-    validated = []  # the validation subset's figures by epoch, which choose the best one
-    unsaved_best = None  # (weights, epoch) of a best epoch not yet in best.pt
-    if resume and run.path(Run.LAST).exists():
-        state = run.load_last(device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        start, best = state["epoch"] + 1, state["best_score"]
-        log = run.log.to_dict("records")[:start]
-        accumulated = state.get("accumulated", [])
-        validated = state.get("validated") or [{k: row[k] for k in ("epoch", "val_macro_f1", "val_loss")} for row in log]
-    if rank == 0:
-        run.write_environment(environment(device, config.seed))
-    saved_at = time.monotonic()
-    step_model = DistributedDataParallel(model) if distributed else model
-    if config.compile:
-        step_model = torch.compile(step_model)
-    for epoch in range(start, config.epochs):
-        began = time.perf_counter()
-        seed_everything(config.seed * 1000 + epoch)
-        loader = _train_loader(data, config, epoch, distributed, device)
-        stats = train_epoch(step_model, loader, loss_fn, optimizer, scaler, device, dtype, channels_last=channels_last,
-                            accumulate=config.accumulate, max_steps=config.max_steps_per_epoch,
-                            description=f"epoch {epoch + 1}/{config.epochs}", progress=progress and rank == 0)
-        if stats.non_finite is not None:
-            raise NonFiniteLossError(
-                f"The training loss became {stats.non_finite[0]} at epoch {epoch}, step {stats.non_finite[1]} "
-                f"(subjects {stats.non_finite[2]}); the last good checkpoint is kept in {run.folder}. "
-                "Check those volumes for NaN values, or lower the learning rate."
-            )
-        if config.recompute_bn:  # on the training volumes as evaluation sees them: not augmented
-            recompute_bn_statistics(model, VolumeDataset(data.train.subjects), config.batch_size, device)
-        val = evaluate_model(model, data.val, device, dtype, loss_fn) if len(data.val) else None
-        validated.append({"epoch": epoch, "val_macro_f1": val["macro_f1"] if val else math.nan,
-                          "val_loss": val["loss"] if val else math.nan})
-        score = float(selection_scores(pd.DataFrame(validated), config.selection_window).iloc[-1])
-        if deviations & {"accumulated_confusion", "train_loss_as_val"} and rank == 0:  # the code tested every epoch
-            tested = predict_subjects(model, data.test, device, dtype).assign(epoch=epoch)
-            accumulated += tested.to_dict("records") if "accumulated_confusion" in deviations else []
-            if "train_loss_as_val" in deviations:
-                val = _published_validation(tested, stats.loss * len(data.train) / len(data.test))
-        seconds = time.perf_counter() - began
-        log.append({"epoch": epoch, "train_loss": stats.loss, "val_loss": val["loss"] if val else math.nan,
-                    "val_accuracy": val["accuracy"] if val else math.nan,
-                    "val_macro_f1": val["macro_f1"] if val else math.nan, "seconds": seconds,
-                    "data_wait": stats.data_wait / seconds})
-        if rank == 0:
-            run.write_log(log, LOG_COLUMNS)
-            if score > best:
-                best = score
-                unsaved_best = ({k: v.detach().clone() for k, v in model.state_dict().items()}, epoch)
-            if time.monotonic() - saved_at >= RESUME_EVERY_S or (keep_last and epoch == config.epochs - 1):
-                if unsaved_best is not None:  # before last.pt, whose best_score must describe the best.pt on disk
-                    run.save_best(*unsaved_best, config)
-                    unsaved_best = None
-                run.save_last({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "scaler": scaler.state_dict(), "epoch": epoch, "best_score": best,
-                               "config": config.to_dict(), "accumulated": accumulated, "validated": validated})
-                saved_at = time.monotonic()
-        else:
-            best = max(best, score)
-    if unsaved_best is not None:
-        run.save_best(*unsaved_best, config)
-    if distributed:  # BatchNorm statistics are updated locally after DDP's broadcast: take rank 0's
-        for buffer in model.buffers():
-            dist.broadcast(buffer, src=0)
-    if rank == 0 and "accumulated_confusion" in deviations:  # one confusion matrix over every epoch's predictions
-        predictions = pd.DataFrame(accumulated)
-        run.write_evaluation(predictions, metrics_of(predictions, config.seed))
-    elif rank == 0:
-        _evaluate_best(model, data, config, device, dtype, run)
-    return model
+    return _Parts(data, plan, model, adam(model.parameters(), lr=plan.lr, weight_decay=config.weight_decay),
+                  torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), loss_fn, device, dtype, channels_last)
+
+
+def _resumed(run: Run, parts: _Parts, config: ExperimentConfig) -> tuple[ResumeState, list[dict]]:
+    """The state ``last.pt`` holds, loaded into the model, Adam and the scaler, and the log up to its epoch."""
+    state = run.load_last(parts.device)
+    parts.model.load_state_dict(state.model)
+    parts.optimizer.load_state_dict(state.optimizer)
+    parts.scaler.load_state_dict(state.scaler)
+    log = run.log.to_dict("records")[:state.epoch + 1]
+    state.validated = state.validated or [{k: row[k] for k in ("epoch", "val_macro_f1", "val_loss")} for row in log]
+    return state, log
+
+
+def _epoch(config: ExperimentConfig, parts: _Parts, step_model: nn.Module, state: ResumeState, epoch: int,
+           distributed: bool, rank: int, progress: bool, run: Run) -> tuple[dict, float]:
+    """One epoch: training, BatchNorm's statistics, validation (and the published code's test pass); its log row and
+    the selection score it ends on."""
+    began = time.perf_counter()
+    seed_everything(config.seed * 1000 + epoch)
+    data, device, dtype = parts.data, parts.device, parts.dtype
+    loader = _train_loader(data, config, epoch, distributed, device)
+    stats = train_epoch(step_model, loader, parts.loss_fn, parts.optimizer, parts.scaler, device, dtype,
+                        channels_last=parts.channels_last, accumulate=config.accumulate,
+                        max_steps=config.max_steps_per_epoch, description=f"epoch {epoch + 1}/{config.epochs}",
+                        progress=progress)
+    if stats.non_finite is not None:
+        raise NonFiniteLossError(
+            f"The training loss became {stats.non_finite[0]} at epoch {epoch}, step {stats.non_finite[1]} "
+            f"(subjects {stats.non_finite[2]}); the last good checkpoint is kept in {run.folder}. "
+            "Check those volumes for NaN values, or lower the learning rate."
+        )
+    if config.recompute_bn:  # on the training volumes as evaluation sees them: not augmented, but rescaled or
+        # resized where the protocol does that to the evaluated volumes
+        recompute_bn_statistics(parts.model, VolumeDataset(data.train.subjects, data.val.transform), config.batch_size, device)
+    val = evaluate_model(parts.model, data.val, device, dtype, parts.loss_fn) if len(data.val) else None
+    state.validated.append({"epoch": epoch, "val_macro_f1": val["macro_f1"] if val else math.nan,
+                            "val_loss": val["loss"] if val else math.nan})
+    score = float(selection_scores(pd.DataFrame(state.validated), config.selection_window).iloc[-1])
+    if parts.plan.test_every_epoch and rank == 0:
+        tested = predict_subjects(parts.model, data.test, device, dtype).assign(epoch=epoch)  # the code tested every epoch
+        state.accumulated += tested.to_dict("records") if parts.plan.accumulate_test else []
+        if parts.plan.logged_validation == "training loss":
+            val = _published_validation(tested, stats.loss * len(data.train) / len(data.test))
+    seconds = time.perf_counter() - began
+    row = {"epoch": epoch, "train_loss": stats.loss, "val_loss": val["loss"] if val else math.nan,
+           "val_accuracy": val["accuracy"] if val else math.nan, "val_macro_f1": val["macro_f1"] if val else math.nan,
+           "seconds": seconds, "data_wait": stats.data_wait / seconds}
+    return row, score
 
 
 def _evaluate_best(model: nn.Module, data: FoldData, config: ExperimentConfig, device: torch.device,

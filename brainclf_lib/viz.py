@@ -328,6 +328,38 @@ def protocol_effects(table: pd.DataFrame, figures: Sequence[str] = ("accuracy", 
                                 title="Test figures under each protocol (bootstrap 95 % intervals)")
 
 
+def deviation_spread(table: pd.DataFrame, measured: pd.DataFrame, prefix: str = "") -> go.Figure:
+    """Each variant's change in macro F1 from the corrected protocol: the range it took over the measured
+    trajectories as a bar, this run's own change as a dot. A bar across 0 is an effect one fold cannot tell from
+    the luck of a trajectory.
+
+    Taught in ``08_protocols``.
+
+    Args:
+        table: :func:`~brainclf_lib.comparison.protocol_table`'s table (its ``Δ macro F1`` column).
+        measured: :func:`~brainclf_lib.expectations.measured_table`, whose ``<prefix><variant>: Δ macro F1`` rows
+            hold the measured ranges.
+        prefix: how the measured keys begin (``"08 "``).
+    """
+    rows = measured.set_index("key")
+    variants = [v for v in table.index if v != "corrected"][::-1]
+    keys = [f"{prefix}{variant}: Δ macro F1" for variant in variants]
+    have = [key in rows.index for key in keys]
+    low = [rows.loc[k, "minimum"] if h else np.nan for k, h in zip(keys, have, strict=True)]
+    high = [rows.loc[k, "maximum"] if h else np.nan for k, h in zip(keys, have, strict=True)]
+    counts = [f"{int(rows.loc[k, 'trajectories'])} trajectories" if h else "not measured" for k, h in zip(keys, have, strict=True)]
+    figure = go.Figure()
+    figure.add_bar(y=variants, x=np.subtract(high, low), base=low, orientation="h", name="measured range",
+                   marker=dict(color="rgba(31,119,180,0.35)"), customdata=counts,
+                   hovertemplate="%{y}: %{base:.2f} to %{x:.2f} wide over %{customdata}<extra></extra>")
+    figure.add_scatter(y=variants, x=table.loc[variants, "Δ macro F1"], mode="markers", name="this run",
+                       marker=dict(size=11, color="#d62728"), hovertemplate="%{y}: %{x:+.3f} here<extra></extra>")
+    figure.add_vline(x=0, line=dict(dash="dot", color="grey"))
+    return figure.update_layout(height=120 + 40 * len(variants), xaxis_title="Δ macro F1 against the corrected protocol",
+                                title=dict(text="Each deviation's effect: measured range (bar) and this run (dot)", font=dict(size=13)),
+                                margin=dict(l=10, r=10, t=50, b=40))
+
+
 def kernel_layouts() -> go.Figure:
     """The three kernel layouts of one residual block, drawn as their extent along the slices (up) and in-plane
     (across): r3d's 3 x 3 x 3, mc3's in-plane 1 x 3 x 3 (stages 2-4), and r2plus1d's 1 x 3 x 3 followed by 3 x 1 x 1.

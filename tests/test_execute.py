@@ -90,3 +90,21 @@ def test_the_smoke_preset_shrinks_epochs_data_and_shape_in_every_notebook():
             for setting in ("epochs", "n_per_class", "input_shape", "spacing", "max_steps_per_epoch"):
                 assert getattr(config, setting) == getattr(smoke, setting), (name, variant, setting)
     assert PRESETS["smoke"]["num_workers"] == 0
+
+
+def test_the_runner_executes_every_notebook_then_names_each_failure_over_ipc(tmp_path, monkeypatch, capfd):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name, code in (("01_fails", "raise ValueError('a broken invariant')"), ("02_runs", "print('still ran')")):
+        book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                 "language": "python"}})
+        book.cells = [nbformat.v4.new_code_cell('preset = "fast"', metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell(f"x = 1\n{code}")]
+        nbformat.write(book, folder / f"{name}.ipynb")
+    monkeypatch.setattr(execute, "NOTEBOOKS_DIR", folder)
+    monkeypatch.setattr(execute, "ORDER", [("01_fails", [{}]), ("02_runs", [{}])])
+    with pytest.raises(execute.NotebooksFailed, match=r"1 of 2 notebooks failed.*\n  01_fails.ipynb: cell 3 \(index 2\): ValueError: a broken invariant"):
+        execute.run_notebooks(tmp_path / "out", preset="smoke")
+    ran = nbformat.read(tmp_path / "out" / "02_runs.ipynb", as_version=4)
+    assert "still ran" in ran.cells[-1].outputs[0]["text"]
+    assert "without encryption" not in capfd.readouterr().err  # the kernels listen on IPC sockets

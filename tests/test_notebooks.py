@@ -9,6 +9,7 @@ import pytest
 from brainclf_lib.book import build_book, check_pages
 from brainclf_lib.execute import ORDER, run_notebooks
 from brainclf_lib.exercises import EXERCISES
+from brainclf_lib.expectations import RECORD_MIME, measured_table
 from brainclf_lib.run import find_runs
 
 
@@ -35,6 +36,18 @@ def answers(tmp_path_factory, smoke_data):
         patch.setenv("BRAINCLF_DATA", str(smoke_data))
         out = tmp_path_factory.mktemp("answers")
         return out, run_notebooks(out, preset="smoke", cell_timeout=600, solutions=True)
+
+
+def _expected_keys(paths) -> set[str]:
+    """Every figure and tendency an executed notebook promised, whether or not its setting was the measured one."""
+    return {o["data"][RECORD_MIME]["key"] for path in paths for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "code" for o in c.get("outputs", []) if RECORD_MIME in o.get("data", {})}
+
+
+def test_every_expected_figure_of_the_course_and_its_answers_takes_its_range_from_the_shipped_table(course, answers):
+    promised = _expected_keys(course[1]) | _expected_keys(answers[1])
+    assert len(promised) >= 30
+    assert promised <= set(measured_table()["key"]), sorted(promised - set(measured_table()["key"]))
 
 
 def test_every_notebook_runs_in_smoke_mode(course):
@@ -103,3 +116,13 @@ def test_the_course_site_draws_every_figure_in_a_browser(course, answers, tmp_pa
     assert (checked.loc[list(reports), "drawn"] > 0).all(), checked.loc[list(reports)]
     screenshots = sorted((tmp_path / "screenshots").glob("*.png"))
     assert len(screenshots) == len(checked) and all(p.stat().st_size > 20_000 for p in screenshots)
+
+
+def test_the_book_refuses_an_executed_notebook_with_an_error_output(tmp_path):
+    book = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 / 0", execution_count=7)
+    cell.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]
+    book.cells = [nbformat.v4.new_markdown_cell("# 08 · Protocols"), cell]
+    nbformat.write(book, tmp_path / "08_protocols.ipynb")
+    with pytest.raises(RuntimeError, match=r"08_protocols.ipynb: cell 7 \(index 1\): ZeroDivisionError: division by zero"):
+        build_book(tmp_path, tmp_path / "book")

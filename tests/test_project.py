@@ -185,3 +185,20 @@ def test_private_helpers_come_after_what_they_serve():
         if private and public and min(private) < max(public):
             offenders.append(f"{path.relative_to(ROOT)}: {names[min(private)]} before {names[max(public)]}")
     assert not offenders, offenders
+
+
+def test_only_the_protocols_module_reads_a_deviations_name():
+    """Every other module reads its field of the protocol plan: scattered checks of a deviation drift apart."""
+    from brainclf_lib.protocols import DEVIATIONS
+
+    offenders = []
+    for path in sorted((ROOT / "brainclf_lib").rglob("*.py")):
+        if path.name == "protocols.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "deviations_of"
+            compared = isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Constant) and side.value in DEVIATIONS for side in [node.left, *node.comparators])
+            if called or compared:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, offenders

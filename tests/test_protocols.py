@@ -81,7 +81,7 @@ def test_each_deviation_changes_what_the_data_step_hands_training(tiny_config):
 
 
 def test_the_published_code_trains_with_its_weights_and_accumulates_every_epochs_predictions(tiny_config):
-    config = tiny_config.replace(protocol="published-code", epochs=3, max_steps_per_epoch=2)
+    config = tiny_config.replace(protocol="published-code", epochs=3, max_steps_per_epoch=2, batch_size=2)
     prepare_data(config, verbose=False)
     run = fit(config, progress=False)
     data = load_fold(config)
@@ -118,7 +118,7 @@ def test_the_protocols_command_compares_the_variants(tiny_config, capsys):
     args = ["protocols", "--preset", "smoke", "--data-root", tiny_config.data_root, "--spacing", "3",
             "--input-shape", *map(str, tiny_config.input_shape), "--skull-strip", "none", "--arch", "r3d",
             "--epochs", "1", "--max-steps-per-epoch", "1", "--output-dir", tiny_config.output_dir,
-            "--only", "hand_weights", "--quiet"]
+            "--batch-size", "2", "--only", "hand_weights", "--quiet"]
     assert main(args) == 0
     out = capsys.readouterr().out
     for variant in ("corrected", "+ hand_weights", "paper", "published-code"):
@@ -126,3 +126,40 @@ def test_the_protocols_command_compares_the_variants(tiny_config, capsys):
     written = pd.read_csv(f"{tiny_config.output_dir}/protocols_r3d_18.csv")
     assert written["variant"].tolist() == ["corrected", "+ hand_weights", "paper", "published-code"]
     assert {"macro F1", "macro F1 low", "macro F1 high", "LGG F1", "Δ macro F1"} <= set(written.columns)
+
+
+def test_under_the_output_range_rescale_batchnorm_statistics_come_from_the_inputs_as_evaluated(tiny_config, monkeypatch):
+    import brainclf_lib.training as training
+
+    seen = []
+    monkeypatch.setattr(training, "recompute_bn_statistics", lambda model, dataset, *args: seen.append(dataset[0]["image"]))
+    config = tiny_config.replace(epochs=1, max_steps_per_epoch=1, recompute_bn=True, deviations=("output_range_rescale",))
+    fit(config, progress=False)
+    evaluated = load_fold(config).val if len(load_fold(config).val) else load_fold(config).test
+    assert seen and seen[0].max().item() == pytest.approx(99.5) and seen[0].min().item() == pytest.approx(0.05)
+    assert evaluated[0]["image"].max().item() == pytest.approx(99.5)
+
+
+def test_predict_on_a_published_code_run_applies_its_transform(tiny_config, raw_cohort):
+    from brainclf_lib.inference import Predictor
+
+    config = tiny_config.replace(protocol="published-code", epochs=1, max_steps_per_epoch=1, batch_size=2)
+    prepare_data(config, verbose=False)
+    run = fit(config, progress=False)
+    predictor = Predictor(run, device="cpu")
+    seen = []
+    predictor.model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+    scan = next(raw_cohort[0].rglob("*_t1ce.nii.gz"))
+    predictor(scan)
+    assert 50 < seen[0].max().item() <= 99.5 + 1e-4  # rescaled to the code's output range, not [0, 1] (then halved)
+    assert tuple(seen[0].shape[2:]) == tuple(n // 2 for n in config.input_shape)  # and halved, as it trained
+
+
+def test_one_training_has_one_digest():
+    published = make_config("fast", protocol="published-code")
+    same = make_config("fast", protocol="published-code", lr=1e-4, dropout=0.1, n_folds=5, split="holdout",
+                       val_fraction=0.4, selection_window=5)
+    assert config_digest(published) == config_digest(same)  # every one of those is replaced by the protocol
+    paper = make_config("fast", protocol="paper")
+    assert config_digest(paper) == config_digest(paper.replace(val_fraction=0.5, selection_window=1))
+    assert config_digest(make_config("fast")) != config_digest(make_config("fast", val_fraction=0.5))

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from brainclf_lib.cli import main
+from brainclf_lib.config import make_config
 from brainclf_lib.errors import BadInputError, RunExistsError, RunLockedError
 from brainclf_lib.evaluation import evaluate
 from brainclf_lib.files import atomic_write, write_json
@@ -125,3 +126,9 @@ def test_run_names_are_readable_and_digest_the_rest(tiny_config):
                    {"contrasts": ("t1ce", "flair")}, {"data_root": "synthetic"}, {"synthetic_difficulty": 0.9},
                    {"pretrained": "kinetics400"}, {"stem_init": "rgb_mean"}, {"seed": 1}):
         assert run_name(tiny_config.replace(**change)).split("-")[1] != run_name(tiny_config).split("-")[1], change
+
+
+def test_runs_of_other_protocols_are_told_apart_not_crashed_on():
+    corrected, published = make_config("fast"), make_config("fast", protocol="published-code")
+    differing = differing_settings(published, corrected)
+    assert differing["split"] == ("random", "kfold") and differing["lr"] == (1e-3, 3e-4)

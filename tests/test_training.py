@@ -34,7 +34,7 @@ def test_a_run_writes_every_artefact_and_drops_its_resume_state(tiny_config):
 
 def test_checkpoints_are_written_at_most_every_resume_every_s_and_at_the_end(tiny_config, monkeypatch):
     writes = []
-    monkeypatch.setattr(Run, "save_last", lambda self, state: writes.append(("last", state["epoch"])))
+    monkeypatch.setattr(Run, "save_last", lambda self, state: writes.append(("last", state.epoch)))
     save_best = Run.save_best
     monkeypatch.setattr(Run, "save_best", lambda self, weights, epoch, config: (writes.append(("best", epoch)),
                                                                                save_best(self, weights, epoch, config)))
@@ -62,7 +62,7 @@ def test_recomputed_bn_statistics_are_the_training_volumes_averages(tiny_config)
 
 def test_keep_last_keeps_the_resume_state(tiny_config):
     run = fit(tiny_config.replace(epochs=1), keep_last=True, progress=False)
-    assert run.is_complete and run.load_last()["epoch"] == 0
+    assert run.is_complete and run.load_last().epoch == 0
 
 
 def test_runs_repeat_with_the_same_seed(tiny_config):
@@ -124,7 +124,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tiny_config, tmp_pat
         trainer.send_signal(signal.SIGKILL)
         trainer.wait()
     run = Run.of(killed_config)
-    assert run.load_last()["epoch"] == 0 and len(run.log) == 1 and not run.is_complete
+    assert run.load_last().epoch == 0 and len(run.log) == 1 and not run.is_complete
     resumed = _trainer(killed_config, resume=True)
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
     assert f"taking over the lock of process {trainer.pid}" in resumed.stderr.read()
@@ -162,13 +162,24 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config
     with pytest.raises(NonFiniteLossError, match=r"became nan at epoch 1, step 0 \(subjects \['.+'\]\).*last good checkpoint"):
         fit(config, progress=False)
     kept = run.load_last()
-    assert kept["epoch"] == 0 and len(run.log) == 1 and not run.is_complete
+    assert kept.epoch == 0 and len(run.log) == 1 and not run.is_complete
     assert not [p for p in run.folder.iterdir() if ".tmp" in p.name]
 
 
-def test_every_training_loop_is_train_epoch():
-    """fit, the rotation source task and the benchmark all step an optimiser through train_epoch, nowhere else."""
+def test_every_optimiser_step_of_the_suite_is_training_step():
+    """fit, the rotation source task and the benchmark step an optimiser through training.training_step, nowhere
+    else: no other module calls ``<optimizer or scaler>.step(...)``."""
+    import ast
+
     root = Path(training.__file__).parent.parent
-    stepping = [p.relative_to(root).as_posix() for p in [*root.glob("brainclf_lib/**/*.py"), *root.glob("benchmarks/*.py")]
-                if ".step(optimizer)" in p.read_text() or "optimizer.step()" in p.read_text()]
-    assert stepping == ["brainclf_lib/training.py"]
+    stepping = set()
+    for path in [*root.glob("brainclf_lib/**/*.py"), *root.glob("benchmarks/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "step":
+                receiver = ast.unparse(node.func.value)
+                if "optim" in receiver or "scaler" in receiver:
+                    stepping.add(f"{path.relative_to(root).as_posix()}:{receiver}")
+    assert stepping == {"brainclf_lib/training.py:scaler"}, stepping
+    import inspect
+
+    assert "training_step(" in inspect.getsource(training.train_epoch)
