@@ -8,7 +8,7 @@ SEED ?=
 # make demo SEED=3 trains another trajectory into its own folder; OMP_NUM_THREADS / ONEDNN_MAX_CPU_ISA change the float path
 OUT ?= runs/notebooks-$(PRESET)$(if $(SEED),-seed$(SEED))
 
-.PHONY: demo solutions book lab test lint notebooks-smoke benchmark expectations clean
+.PHONY: demo solutions book nbgrader lab test lint notebooks-smoke benchmark expectations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,15 @@ book: $(VENV)/.installed  ## the course site from make demo's executed notebooks
 expectations: $(VENV)/.installed  ## re-measure the expected figures over 8 trajectories (about two hours), rewrite the quoted ranges
 	$(BIN)/brainclf expectations --write-prose
 
+nbgrader: $(VENV)/.installed  ## the course for a lecturer: an nbgrader course in runs/nbgrader (README, "For lecturers")
+	$(BIN)/brainclf course --nbgrader runs/nbgrader --preset $(PRESET)
+
 lab: $(VENV)/.installed  ## JupyterLab on the checkout, where the course site's "open in JupyterLab" links point
-	$(BIN)/jupyter lab --port 8888 --notebook-dir .
+	$(BIN)/jupyter lab --port 8888 --notebook-dir . --KernelManager.transport=ipc
 
 test: $(VENV)/.installed  ## lint, unit tests, and every notebook in its smoke mode
 	$(BIN)/ruff check brainclf_lib tests benchmarks notebooks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/benchmark.py

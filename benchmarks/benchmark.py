@@ -27,15 +27,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainclf_lib.config import PRESETS
 from brainclf_lib.conventions import CLASSES
-from brainclf_lib.datasets import VolumeDataset, augmentation, make_loader, make_subjects
+from brainclf_lib.data.datasets import VolumeDataset, make_loader, make_subjects
+from brainclf_lib.data.transforms import augmentation
+from brainclf_lib.experiment.config import PRESETS
+from brainclf_lib.experiment.device import adam, configure_backends, default_workers, pick_device
 from brainclf_lib.files import write_json
-from brainclf_lib.losses import weighted_cross_entropy
-from brainclf_lib.models import ARCHS, build_model
-from brainclf_lib.profiling import benchmark_steps, matmul_peaks, parse_setting
-from brainclf_lib.runtime import adam, configure_backends, default_workers, pick_device
-from brainclf_lib.training import train_epoch
+from brainclf_lib.models.architectures import ARCHS, build_model
+from brainclf_lib.training.loop import train_epoch
+from brainclf_lib.training.losses import weighted_cross_entropy
+from brainclf_lib.training.profiling import benchmark_steps, matmul_peaks, parse_setting
 
 
 def write_cohort(folder: Path, n: int, shape: tuple[int, int, int]) -> pd.DataFrame:
@@ -54,7 +55,7 @@ def epoch_table(archs: list[str], shape: tuple[int, int, int], setting: dict, de
                 workers: list[int]) -> list[dict]:
     """One training epoch over a cached cohort with the paper's light augmentation: seconds and data-wait share.
 
-    The epoch is the suite's own :func:`~brainclf_lib.training.train_epoch`, at one precision ``setting``.
+    The epoch is the suite's own :func:`~brainclf_lib.training.loop.train_epoch`, at one precision ``setting``.
     """
     rows = []
     with tempfile.TemporaryDirectory(prefix="brainclf-bench-") as tmp:

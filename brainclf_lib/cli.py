@@ -10,30 +10,31 @@ import argparse
 import json
 import sys
 from dataclasses import fields
-from pathlib import Path
 
-from .book import build_book
-from .calibration import calibrate, calibration_markdown
-from .comparison import compare_protocols, protocol_table
-from .config import PRESETS, ExperimentConfig, make_config
 from .conventions import CLASSES, DEFAULT_CONTRAST, KINETICS
-from .data import prepare_data
+from .course.book import build_book
+from .course.expectations import MEASURED_TABLE
+from .course.grading import export_nbgrader
+from .course.measurement import measure_expectations, write_quoted_ranges
+from .course.notebooks import run_notebooks
+from .data.prepare import prepare
+from .data.preprocessing import PreprocessSettings
+from .data.step import prepare_data
+from .data.synthetic import CohortSpec, generate_cohort
 from .errors import BadInputError
-from .evaluation import evaluate
-from .execute import run_notebooks
-from .expectations import MEASURED_TABLE
+from .evaluation.inference import Predictor
+from .evaluation.scoring import evaluate
+from .experiment.config import PRESETS, ExperimentConfig, make_config
+from .experiment.protocols import DEVIATIONS, PROTOCOLS
 from .files import write_csv
-from .inference import Predictor
-from .measurement import measure_expectations, write_quoted_ranges
-from .models import parameter_table
+from .models.architectures import parameter_table
 from .paths import resolve
-from .prepare import prepare
-from .preprocessing import PreprocessSettings
-from .protocols import DEVIATIONS, PROTOCOLS
-from .replicate import cross_validate, replicate
-from .source_task import make_source_weights
-from .synthetic import CohortSpec, generate_cohort
-from .training import fit
+from .replication.calibration import calibrate, calibration_markdown
+from .replication.cluster import SlurmSettings, grid_status, log_tail, recorded_grid
+from .replication.comparison import compare_protocols, protocol_table
+from .replication.replicate import cross_validate, replicate, sourced_grid
+from .training.loop import fit
+from .training.source_task import make_source_weights
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -86,8 +87,35 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _replicate(args: argparse.Namespace) -> int:
     pretrained = None if args.pretrained in ("none", "") else args.pretrained
-    table = replicate(_config(args), pretrained=pretrained, devices=args.devices, progress=not args.quiet)
-    print(f"{table['run'].nunique()} runs in {Path(_config(args).output_dir) / 'results.csv'}")
+    config = _config(args)
+    if args.status:
+        return _print_status(grid_status(sourced_grid(config, pretrained=pretrained), config.output_dir))
+    slurm = SlurmSettings(args.slurm_partition, args.slurm_time, args.slurm_gpus_per_task, args.slurm_cpus_per_task,
+                          args.slurm_mem, args.slurm_array_parallelism, tuple(args.slurm_setup or ()))
+    table = replicate(config, pretrained=pretrained, devices=args.devices, progress=not args.quiet,
+                      launcher=args.launcher, slurm=slurm, wait=args.wait or args.launcher == "local", dry_run=args.dry_run)
+    if table is not None:
+        print(f"{table['run'].nunique()} runs in {resolve(config.output_dir) / 'results.csv'}")
+    elif not args.dry_run:
+        print(f"brainclf replicate: the grid is on SLURM; `brainclf status --output-dir {config.output_dir}` shows it, "
+              "and the same command again resubmits what failed and writes results.csv once every run is done")
+    return EXIT_OK
+
+
+def _course(args: argparse.Namespace) -> int:
+    out = export_nbgrader(args.nbgrader, preset=args.preset, output_dir=args.output_dir)
+    print(f"nbgrader course in {out}: `cd {out} && nbgrader generate_assignment 01_data_exploration` releases one")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    return _print_status(grid_status(recorded_grid(args.output_dir), args.output_dir))
+
+
+def _print_status(status) -> int:
+    print(status[["arch", "init", "fold", "state", "task", "detail", "run"]].to_string(index=False))
+    for row in status[status["state"] == "failed"].itertuples():
+        print(f"\n{row.run} ({row.task}) failed: {row.detail}\nlog: {row.log}\n{log_tail(row.log)}")
     return EXIT_OK
 
 
@@ -159,10 +187,10 @@ _HELP = {
     "arch": "r3d_18 | mc3_18 | r2plus1d_18 (or r3d, mc3, r2plus1d)",
     "pretrained": "none, kinetics400, or the path of a local state dict",
     "data_root": "a prepared folder (holding manifest.csv), or 'synthetic' for the embedded cohort",
-    "amp": "autocast: auto (fp16 on CUDA, off on a CPU) | off | fp16 | bf16 (on a CPU: see runtime.amp_dtype)",
+    "amp": "autocast: auto (fp16 on CUDA, off on a CPU) | off | fp16 | bf16 (on a CPU: see experiment.device.amp_dtype)",
     "num_workers": "DataLoader workers; unset: up to 8 on a GPU machine, 0 on a CPU (measured)",
     "channels_last": "channels_last_3d memory format; unset: on CUDA, and with bf16 (measured faster)",
-    "protocol": "corrected (default) | paper | published-code: see brainclf_lib/protocols.py",
+    "protocol": "corrected (default) | paper-text | published-code: see brainclf_lib/experiment/protocols.py",
     "deviations": "published-code deviations added to the protocol's, for example augmented_test",
 }
 
@@ -255,11 +283,16 @@ def _training_commands(commands: argparse._SubParsersAction) -> None:
     _add_config_options(p)
     p.add_argument("--devices", nargs="+", help="run in parallel, one run per device (e.g. cuda:0 cuda:1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_launcher_options(p)
     p.set_defaults(func=_replicate)
     for action in p._actions:
         if action.dest == "pretrained":
             action.default = KINETICS
             action.help = "source of the pre-trained arm: kinetics400, a folder of <arch>.pt files, or none"
+
+    p = commands.add_parser("status", help="every run of the grid last submitted to SLURM from a folder, with its state")
+    p.add_argument("--output-dir", required=True, help="the grid's output folder")
+    p.set_defaults(func=_status)
 
     p = commands.add_parser("protocols", help="one architecture under the corrected, paper and published-code "
                             "protocols, and each deviation alone: what each does to the figures")
@@ -279,6 +312,26 @@ def _training_commands(commands: argparse._SubParsersAction) -> None:
                                  "benchmarks/results/calibration_fast.csv)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_calibrate)
+
+
+def _add_launcher_options(p: argparse.ArgumentParser) -> None:
+    """Where the grid runs: this machine, or one SLURM job array through submitit (README, "On a cluster")."""
+    defaults = SlurmSettings()
+    p.add_argument("--launcher", default="local", choices=("local", "slurm"),
+                   help="local: on this machine (default); slurm: one job array, one run per task")
+    p.add_argument("--wait", action="store_true", help="slurm: block until the array ends, then write results.csv")
+    p.add_argument("--dry-run", action="store_true", help="slurm: print the array and its sbatch script, submit nothing")
+    p.add_argument("--status", action="store_true", help="list every run of the grid with its state, and stop")
+    p.add_argument("--slurm-partition", default=defaults.partition, help="partition (default: the cluster's)")
+    p.add_argument("--slurm-time", type=int, default=defaults.time, metavar="MINUTES",
+                   help=f"time limit of a task; one that reaches it is requeued and resumes (default {defaults.time})")
+    p.add_argument("--slurm-gpus-per-task", type=int, default=defaults.gpus_per_task, help=f"default {defaults.gpus_per_task}")
+    p.add_argument("--slurm-cpus-per-task", type=int, default=defaults.cpus_per_task, help=f"default {defaults.cpus_per_task}")
+    p.add_argument("--slurm-mem", default=defaults.mem, help=f"memory of a task (default {defaults.mem})")
+    p.add_argument("--slurm-array-parallelism", type=int, default=defaults.array_parallelism,
+                   help=f"tasks running at once (default {defaults.array_parallelism}, the whole grid)")
+    p.add_argument("--slurm-setup", action="append", metavar="LINE",
+                   help="a line run before each task, repeatable (e.g. 'module load cuda', 'source .venv/bin/activate')")
 
 
 def _course_commands(commands: argparse._SubParsersAction) -> None:
@@ -323,6 +376,12 @@ def _course_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--solutions", help="the executed worked answers (default: the --executed folder)")
     p.add_argument("--out", default="runs/book", help="the book's folder; the site lands in OUT/html")
     p.set_defaults(func=_book)
+
+    p = commands.add_parser("course", help="the course for a lecturer: an nbgrader course from the notebooks")
+    p.add_argument("--nbgrader", required=True, metavar="DIR", help="the nbgrader course folder (its source/ is rewritten)")
+    p.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="the preset the released notebooks run with")
+    p.add_argument("--output-dir", help="where the students' runs go (default: the notebooks' own, runs/)")
+    p.set_defaults(func=_course)
 
     p = commands.add_parser("parameters", help="print the trainable-parameter table beside the paper's")
     p.set_defaults(func=_parameters)

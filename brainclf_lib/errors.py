@@ -19,3 +19,7 @@ class RunExistsError(FileExistsError):
 
 class RunLockedError(RuntimeError):
     """Another live process is training the run folder."""
+
+
+class GridIncompleteError(RuntimeError):
+    """Runs of a grid submitted to a cluster ended without finishing (the message names each, with its log)."""

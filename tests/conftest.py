@@ -8,10 +8,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from brainclf_lib.config import ExperimentConfig
-from brainclf_lib.data import prepare_data
-from brainclf_lib.prepare import prepare
-from brainclf_lib.preprocessing import PreprocessSettings
+from brainclf_lib.data.prepare import prepare
+from brainclf_lib.data.preprocessing import PreprocessSettings
+from brainclf_lib.data.step import prepare_data
+from brainclf_lib.experiment.config import ExperimentConfig
 
 BRATS_AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS, 1 mm, as BraTS ships
 IXI_AFFINE = np.array([[0, 0, 1.2, 0], [-0.9375, 0, 0, 0], [0, 0.9375, 0, 0], [0, 0, 0, 1]])  # PSR, sagittal
@@ -93,3 +93,10 @@ def tiny_config(prepared, tmp_path) -> ExperimentConfig:
     )
     prepare_data(config, verbose=False)
     return config
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory):
+    """One data folder (``$BRAINCLF_DATA``) for every test that executes notebooks with the smoke preset: its
+    cohort is generated once, by whichever runs first."""
+    return tmp_path_factory.mktemp("smoke-data")

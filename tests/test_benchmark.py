@@ -4,9 +4,9 @@ import sys
 
 import torch
 
+from brainclf_lib.experiment.device import amp_dtype, default_workers, use_channels_last
 from brainclf_lib.paths import REPO_ROOT
-from brainclf_lib.profiling import parse_setting, reference_results
-from brainclf_lib.runtime import amp_dtype, default_workers, use_channels_last
+from brainclf_lib.training.profiling import parse_setting, reference_results
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 

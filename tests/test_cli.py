@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 
 from brainclf_lib.cli import main
-from brainclf_lib.training import fit
+from brainclf_lib.training.loop import fit
 
 
 def _brainclf(*args):

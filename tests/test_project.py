@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from brainclf_lib.execute import ORDER, SOLUTIONS_SUFFIX
+from brainclf_lib.course.notebooks import ORDER, SOLUTIONS_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The course as committed: each notebook, then its worked answers (not a user's executed copies).
@@ -90,7 +90,40 @@ def test_the_library_has_no_import_cycle():
 
     for module in sorted(graph):
         visit(module)
-    assert "brainclf_lib.training" not in graph["brainclf_lib.evaluation"]  # cross-validation sits above training
+    assert "brainclf_lib.training.loop" not in graph["brainclf_lib.evaluation.scoring"]  # cross-validation sits above training
+
+
+#: The library's layers, bottom to top: a module imports from its own layer or the ones below, never above.
+LAYERS = ("foundations", "models", "experiment", "data", "evaluation", "training", "replication", "course", "cli")
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    name = parts[1] if len(parts) > 1 else "cli"
+    if name in ("cli", "__main__"):
+        return LAYERS.index("cli")
+    return LAYERS.index(name) if name in LAYERS else LAYERS.index("foundations")
+
+
+def test_the_folders_are_layers_and_no_import_runs_up():
+    graph = _library_imports()
+    upward = [f"{module} -> {dep}" for module, deps in graph.items() if module != "brainclf_lib"
+              for dep in deps if dep != "brainclf_lib" and _layer(dep) > _layer(module)]
+    assert not upward, upward
+    folders = {p.name for p in (ROOT / "brainclf_lib").iterdir() if (p / "__init__.py").exists()}
+    assert folders == set(LAYERS[1:-1])
+
+
+def test_the_tests_mirror_the_library():
+    """tests/<layer>/test_<module>[_<aspect>].py tests brainclf_lib/<layer>/<module>.py, as TorchIO's tests mirror
+    its tree."""
+    strays = []
+    for path in (ROOT / "tests").glob("*/test_*.py"):
+        layer = ROOT / "brainclf_lib" / path.parent.name
+        modules = [m.stem for m in layer.glob("*.py")] + [m.parent.name for m in layer.glob("*/__init__.py")]
+        if not any(path.stem == f"test_{m}" or path.stem.startswith(f"test_{m}_") for m in modules):
+            strays.append(path.relative_to(ROOT).as_posix())
+    assert not strays, strays
 
 
 def test_function_level_imports_say_why():
@@ -106,7 +139,7 @@ RUN_FILES = re.compile(r"""(["'])(best\.pt|last\.pt|metrics\.json|config\.json|e
 def test_only_the_run_module_names_a_runs_files():
     offenders = []
     for path in [*(ROOT / "brainclf_lib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
-        if path.name != "run.py" and RUN_FILES.search(path.read_text()):
+        if path.name != "run_folder.py" and RUN_FILES.search(path.read_text()):
             offenders.append(path.name)
     for path in COURSE:
         name = path.stem
@@ -189,7 +222,7 @@ def test_private_helpers_come_after_what_they_serve():
 
 def test_only_the_protocols_module_reads_a_deviations_name():
     """Every other module reads its field of the protocol plan: scattered checks of a deviation drift apart."""
-    from brainclf_lib.protocols import DEVIATIONS
+    from brainclf_lib.experiment.protocols import DEVIATIONS
 
     offenders = []
     for path in sorted((ROOT / "brainclf_lib").rglob("*.py")):
@@ -202,3 +235,10 @@ def test_only_the_protocols_module_reads_a_deviations_name():
             if called or compared:
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_no_library_function_is_longer_than_a_reader_can_hold():
+    long = [f"{path.relative_to(ROOT)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in sorted((ROOT / "brainclf_lib").rglob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long, long

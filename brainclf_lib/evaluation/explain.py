@@ -1,0 +1,131 @@
+"""3D Grad-CAM (beyond the paper, taught in ``07_explainability``): where in the volume did the model look?"""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..conventions import CLASSES, slice_axis_first
+from ..data.step import FoldData
+
+
+def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, layer: nn.Module | None = None) -> tuple[np.ndarray, int]:
+    """Grad-CAM of one volume at ``layer``, upsampled to the input's (D, H, W).
+
+    Taught in ``07_explainability``. A forward hook keeps the layer's activations, a backward hook their
+    gradients; the channel-mean gradient weights each activation map, and the ReLU of the sum is the map.
+
+    Args:
+        model: a trained video ResNet.
+        image: one volume ``(C, D, H, W)``, as the model is evaluated on it.
+        target: the class to explain; ``None`` explains the predicted one.
+        layer: the module whose output is explained; ``None`` takes the last residual stage, ``layer4``.
+
+    Returns:
+        The map, scaled to [0, 1], and the class it explains.
+    """
+    layer = layer or model.layer4
+    store: dict[str, torch.Tensor] = {}
+    forward = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("activation", out))
+    backward = layer.register_full_backward_hook(lambda _m, _gi, go: store.__setitem__("gradient", go[0]))
+    model.eval()
+    try:
+        logits = model(image[None].requires_grad_(True))
+        target = int(logits.argmax()) if target is None else target
+        model.zero_grad()
+        logits[0, target].backward()
+    finally:
+        forward.remove()
+        backward.remove()
+    weights = store["gradient"].mean(dim=(2, 3, 4), keepdim=True)
+    cam = F.relu((weights * store["activation"]).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=image.shape[1:], mode="trilinear", align_corners=False)[0, 0].detach()
+    cam = cam - cam.min()
+    return (cam / cam.max().clamp_min(1e-8)).numpy(), target
+
+
+def attention_in_mask(cam: np.ndarray, mask: np.ndarray, brain: np.ndarray | None = None) -> dict[str, float]:
+    """How much of the attention falls on the tumour: its share of the map's mass, against the tumour's share of
+    the brain, which is what a map spread evenly over the brain would give.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        cam: a Grad-CAM map, ``(D, H, W)``.
+        mask: the tumour mask on the same grid.
+        brain: the brain mask on the same grid (``None``: the whole volume counts as brain).
+
+    >>> tumour = np.zeros((4, 4, 4), bool); tumour[:2, :2, :2] = True
+    >>> brain = np.zeros((4, 4, 4), bool); brain[:2] = True
+    >>> attention_in_mask(brain.astype(float), tumour, brain)  # even over the brain: no preference
+    {'attention in tumour': 0.25, 'tumour share of brain': 0.25, 'attention in brain': 1.0}
+    >>> attention_in_mask(np.zeros((4, 4, 4)), tumour, brain)  # an empty map has no shares to give
+    {'attention in tumour': nan, 'tumour share of brain': 0.25, 'attention in brain': nan}
+    """
+    mask = mask > 0
+    brain = np.ones_like(mask) if brain is None else brain > 0
+    total = float(cam.sum())
+    # an all-zero map (the ReLU kept nothing: every location argued against the class) shows no attention anywhere;
+    # its shares are undefined, not zero, so that means over subjects skip it instead of counting it as "elsewhere"
+    share = (lambda inside: float(inside / total)) if total > 0 else (lambda inside: float("nan"))
+    return {"attention in tumour": share(cam[mask].sum()),
+            "tumour share of brain": float(mask[brain].sum() / max(brain.sum(), 1)),
+            "attention in brain": share(cam[brain].sum())}
+
+
+def load_mask(seg_path: str) -> np.ndarray:
+    """A prepared tumour segmentation as a boolean ``(D, H, W)`` mask, on the same grid as the model's input.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        seg_path: the ``seg`` path of a prepared subject (the manifest's column).
+    """
+    return slice_axis_first(torch.from_numpy(nib.load(seg_path).get_fdata() > 0)[None])[0].numpy()
+
+
+def tumour_cases(data: FoldData) -> pd.DataFrame:
+    """The test subjects of a fold that have a tumour mask: their index in ``data.test``, id, label and mask path.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        data: a fold from :func:`~brainclf_lib.data.step.load_fold`.
+    """
+    seg = data.manifest.set_index("subject_id")["seg"] if "seg" in data.manifest else pd.Series(dtype=str)
+    rows = [{"index": i, "subject_id": s["subject_id"], "label": CLASSES[s["label"]], "seg": seg.get(s["subject_id"], "")}
+            for i, s in enumerate(data.test.subjects)]
+    cases = pd.DataFrame(rows, columns=["index", "subject_id", "label", "seg"])
+    return cases[cases["seg"] != ""].reset_index(drop=True)
+
+
+def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") -> pd.DataFrame:
+    """Grad-CAM of every test subject with a tumour mask, and how much of it falls on the tumour.
+
+    Taught in ``07_explainability``. The image is the one the model is evaluated on. One subject is an anecdote;
+    the mean ratio over a fold is a measurement.
+
+    Args:
+        model: a trained model (:meth:`Run.load_model <brainclf_lib.experiment.run_folder.Run.load_model>`).
+        data: the run's fold (:func:`~brainclf_lib.data.step.load_fold`).
+        layer: the stage explained.
+
+    Returns:
+        A row per subject: label, prediction, the share of the attention inside the tumour, the tumour's share of the
+        brain (the prepared volume's non-zero voxels), the share of the attention inside the brain, and the ratio of
+        the first two (1: no preference for the tumour over the rest of the brain; below 1 when the map prefers other
+        parts of the brain, or spends its mass outside it), and whether the map is empty (its shares are then NaN).
+    """
+    rows = []
+    for case in tumour_cases(data).itertuples(index=False):
+        image = data.test[case.index]["image"]
+        cam, predicted = grad_cam(model, image, layer=getattr(model, layer))
+        share = attention_in_mask(cam, load_mask(case.seg), brain=(image > 0).any(0).numpy())
+        rows.append({"subject_id": case.subject_id, "label": case.label, "predicted": CLASSES[predicted], **share,
+                     "ratio": share["attention in tumour"] / max(share["tumour share of brain"], 1e-8),
+                     "empty map": not float(cam.sum()) > 0})
+    return pd.DataFrame(rows)

@@ -1,0 +1,185 @@
+"""The paper's metrics, per evaluation: per-class precision, recall, specificity and F1; accuracy, macro and
+weighted F1; confusion matrices; fold aggregation; and, beyond the paper, bootstrap intervals and McNemar's test.
+
+Taught in ``04_train`` and ``06_results``. Metrics are computed from one evaluation's predictions: never from a
+confusion matrix that accumulates over epochs (a pitfall of the paper's own code).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from ..conventions import CLASSES
+
+PER_CLASS = ("precision", "recall", "specificity", "f1")
+
+
+def classification_metrics(
+    y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str] = CLASSES
+) -> dict[str, Any]:
+    """All the paper's figures for one evaluation.
+
+    A class absent from ``y_true`` and never predicted has undefined precision, recall and F1: they are NaN, and
+    the macro average leaves them out (scikit-learn's ``zero_division=np.nan``).
+
+    Returns:
+        ``{"per_class": {name: {precision, recall, specificity, f1, support}}, "accuracy", "macro_f1",
+        "weighted_f1", "confusion": counts, "confusion_normalised": rows summing to 1, "n"}``.
+    """
+    labels = list(range(len(class_names)))
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"y_true and y_pred must be non-empty and equally long, got {y_true.size} and {y_pred.size}")
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=np.nan
+    )
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    specificity = _specificity(counts)
+    per_class = {
+        name: {
+            "precision": _float(precision[i]),
+            "recall": _float(recall[i]),
+            "specificity": _float(specificity[i]),
+            "f1": _float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = counts / counts.sum(axis=1, keepdims=True)
+    return {
+        "per_class": per_class,
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": _float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=np.nan)),
+        "weighted_f1": _float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=np.nan)),
+        "confusion": counts.tolist(),
+        "confusion_normalised": np.nan_to_num(normalised).tolist(),
+        "n": int(y_true.size),
+    }
+
+
+def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One evaluation's per-class figures as a table, a row per class.
+
+    Taught in ``04_train``.
+
+    Args:
+        metrics: what :func:`classification_metrics` returns (a run's ``metrics.json``).
+    """
+    return pd.DataFrame(metrics["per_class"]).T[[*PER_CLASS, "support"]]
+
+
+#: The one definition of the ± over folds: the sample standard deviation, as pandas computes it by default.
+FOLD_STD_DDOF = 1
+
+
+def aggregate_folds(fold_metrics: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over folds of every figure, and the fold-averaged confusion matrices.
+
+    Taught in ``06_results``. The ± is the sample standard deviation over folds (``ddof=FOLD_STD_DDOF``, 1),
+    the same everywhere a ± is printed; with one fold it is undefined (``None``), not 0.
+
+    Args:
+        fold_metrics: one :func:`classification_metrics` result per fold.
+    """
+    if not fold_metrics:
+        raise ValueError("aggregate_folds needs at least one fold")
+    flat = pd.DataFrame([_flatten(m) for m in fold_metrics])
+    std = flat.std(ddof=FOLD_STD_DDOF, skipna=True)
+    return {
+        "mean": flat.mean(skipna=True).to_dict(),
+        "std": {key: (None if pd.isna(value) else float(value)) for key, value in std.items()},
+        "n_folds": len(fold_metrics),
+        "confusion_mean": np.mean([m["confusion"] for m in fold_metrics], axis=0).tolist(),
+        "confusion_normalised_mean": np.mean([m["confusion_normalised"] for m in fold_metrics], axis=0).tolist(),
+    }
+
+
+def bootstrap_ci(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    metric: str | Callable[[np.ndarray, np.ndarray], float] = "macro_f1",
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Point estimate and percentile bootstrap interval of ``metric`` over subjects (resampled with replacement).
+
+    ``metric`` is ``"macro_f1"``, ``"accuracy"`` or a function of ``(y_true, y_pred)``.
+    """
+    score = _METRICS[metric] if isinstance(metric, str) else metric
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, y_true.size, size=(n_resamples, y_true.size))
+    if isinstance(metric, str):  # every resample's confusion matrix at once: 1000 resamples in milliseconds
+        scores = _resampled_scores(metric, y_true, y_pred, indices)
+    else:
+        scores = np.array([score(y_true[i], y_pred[i]) for i in indices])
+    alpha = (1 - confidence) / 2
+    if np.isnan(scores).all():  # the metric is undefined on every resample (a class absent throughout)
+        return float(score(y_true, y_pred)), math.nan, math.nan
+    low, high = np.nanquantile(scores, [alpha, 1 - alpha])
+    return float(score(y_true, y_pred)), float(low), float(high)
+
+
+def mcnemar(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int]) -> dict[str, float]:
+    """Exact McNemar test: do two models, on the same subjects, differ in which subjects they get right?"""
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    if not y_true.shape == pred_a.shape == pred_b.shape:
+        raise ValueError("McNemar's test needs both models' predictions on the same subjects")
+    a_only = int(np.sum((pred_a == y_true) & (pred_b != y_true)))
+    b_only = int(np.sum((pred_a != y_true) & (pred_b == y_true)))
+    n = a_only + b_only
+    p_value = 1.0 if n == 0 else binomtest(a_only, n, 0.5).pvalue
+    return {"a_right_b_wrong": a_only, "b_right_a_wrong": b_only, "p_value": float(p_value)}
+
+
+def _specificity(counts: np.ndarray) -> np.ndarray:
+    """TN / (TN + FP) per class, from a confusion matrix (scikit-learn has no such figure)."""
+    total = counts.sum()
+    tp = np.diag(counts)
+    fp = counts.sum(axis=0) - tp
+    fn = counts.sum(axis=1) - tp
+    tn = total - tp - fp - fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), np.nan)
+
+
+def _resampled_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``_METRICS[metric]`` of each resample (a row of ``indices``), as scikit-learn computes it: macro F1 is the
+    mean over the classes whose F1 is defined (NaN when none is)."""
+    k = len(CLASSES)
+    cells = (y_true[indices] * k + y_pred[indices]) + (np.arange(len(indices)) * k * k)[:, None]
+    counts = np.bincount(cells.ravel(), minlength=len(indices) * k * k).reshape(len(indices), k, k)
+    tp = np.diagonal(counts, axis1=1, axis2=2)
+    if metric == "accuracy":
+        return tp.sum(1) / indices.shape[1]
+    denominator = counts.sum(1) + counts.sum(2)  # 2 TP + FP + FN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
+    defined = ~np.isnan(f1)
+    return np.where(defined.any(1), np.nansum(f1, 1) / np.maximum(defined.sum(1), 1), np.nan)
+
+
+def _flatten(metrics: dict[str, Any]) -> dict[str, float]:
+    flat = {key: metrics[key] for key in ("accuracy", "macro_f1", "weighted_f1")}
+    for name, values in metrics["per_class"].items():
+        flat.update({f"{name}/{key}": values[key] for key in PER_CLASS})
+    return flat
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "macro_f1": lambda t, p: f1_score(t, p, labels=list(range(len(CLASSES))), average="macro", zero_division=np.nan),
+    "accuracy": accuracy_score,
+}

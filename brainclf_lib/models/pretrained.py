@@ -1,0 +1,104 @@
+"""Transfer learning: which tensors come from source weights (Kinetics-400 or a local file), which start afresh.
+
+Taught in ``05_transfer_learning``. As in the paper, every layer but the stem (RGB there, MR contrasts here) and
+the head (400 Kinetics classes there) takes the source weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import get_model_weights
+
+from ..conventions import is_kinetics
+from ..files import load_torch
+from ..paths import PathLike
+
+STEM_PREFIX = "stem."
+HEAD_PREFIX = "fc."
+
+
+class PretrainedWeightsUnavailable(RuntimeError):
+    """Raised when Kinetics-400 weights are neither cached nor downloadable; the message says where to put the file.
+
+    Taught in ``05_transfer_learning``, which catches it and falls back to self-trained source weights.
+    """
+
+
+@dataclass
+class TransferReport:
+    """Names of the state-dict tensors taken from the source and those left at their fresh initialisation."""
+
+    loaded: list[str] = field(default_factory=list)
+    reinitialised: list[str] = field(default_factory=list)
+    stem_from_rgb: str | None = None
+
+
+def kinetics_weights_file(arch: str) -> Path:
+    """Where torchvision looks for an architecture's Kinetics-400 weights: ``<torch hub>/checkpoints/<file>``."""
+    url = get_model_weights(arch).KINETICS400_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def load_source_state(pretrained: PathLike, arch: str) -> dict[str, torch.Tensor]:
+    """The source state dict: ``"kinetics400"`` from the hub cache (downloaded if reachable), else a local file."""
+    if is_kinetics(pretrained):
+        path = kinetics_weights_file(arch)
+        if not path.exists():
+            try:
+                url = get_model_weights(arch).KINETICS400_V1.url
+                torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True)
+            except Exception as error:  # no network: say what to put where
+                raise PretrainedWeightsUnavailable(
+                    f"Kinetics-400 weights for {arch} are not cached and could not be downloaded ({error}). "
+                    f"Copy the file {path.name} into {path.parent} (or set TORCH_HOME), "
+                    "or pass the path of a local state dict as `pretrained`."
+                ) from error
+    else:
+        path = Path(pretrained)
+        if not path.is_file():
+            raise FileNotFoundError(f"Pre-trained weights file {path} does not exist")
+    try:
+        state = load_torch(path)
+    except Exception as error:
+        raise ValueError(f"{path} is not a loadable state dict (weights_only=True): {error}") from error
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):  # one of our checkpoints
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path} does not hold a state dict of tensors")
+    return {key.removeprefix("module."): value for key, value in state.items()}
+
+
+def transfer_weights(
+    model: nn.Module, source: dict[str, torch.Tensor], stem_init: str = "random"
+) -> TransferReport:
+    """Copy ``source`` into ``model`` for every tensor but the stem's and the head's.
+
+    With ``stem_init`` ``rgb_sum`` or ``rgb_mean`` the stem is taken too, its first convolution collapsed over the
+    colour axis and repeated for each input channel. A body tensor missing from ``source`` or of another shape is
+    an error: silently training a half-loaded model is the failure this guards against.
+    """
+    target = model.state_dict()
+    report = TransferReport()
+    first_conv = f"{STEM_PREFIX}0.weight"
+    for name, tensor in target.items():
+        from_stem = name.startswith(STEM_PREFIX) and stem_init != "random"
+        if name.startswith(HEAD_PREFIX) or (name.startswith(STEM_PREFIX) and not from_stem):
+            report.reinitialised.append(name)
+            continue
+        if name not in source:
+            raise ValueError(f"Source weights lack {name!r}: are they for another architecture?")
+        value = source[name]
+        if name == first_conv:
+            reduce = value.sum if stem_init == "rgb_sum" else value.mean
+            value = reduce(dim=1, keepdim=True).expand_as(tensor)
+            report.stem_from_rgb = stem_init
+        if value.shape != tensor.shape:
+            raise ValueError(f"Source tensor {name!r} has shape {tuple(value.shape)}, expected {tuple(tensor.shape)}")
+        target[name] = value.to(tensor.dtype).clone()
+        report.loaded.append(name)
+    model.load_state_dict(target)
+    return report

@@ -1,0 +1,92 @@
+"""Expected figures come from a measured table, are shown beside their range, and never stop a notebook; prose
+quotes the table."""
+
+import math
+
+import pandas as pd
+
+import brainclf_lib.course.expectations as expectations
+from brainclf_lib.course.expectations import MEASURED_TABLE, expect, margin, measured, measured_table, tendency
+from brainclf_lib.course.measurement import harvest, quoted_range_mismatches, summarise, write_quoted_ranges
+
+
+def _table(tmp_path, monkeypatch):
+    path = tmp_path / "expectations.csv"
+    pd.DataFrame([
+        {"key": "04 r3d_18: test macro F1", "kind": "figure", "trajectories": 8, "minimum": 0.7, "median": 0.85,
+         "maximum": 0.95, "held": None},
+        {"key": "06: pre-training helps", "kind": "tendency", "trajectories": 8, "minimum": 0, "median": 1,
+         "maximum": 1, "held": 5},
+    ]).to_csv(path, index=False)
+    monkeypatch.setattr(expectations, "MEASURED_TABLE", path)
+    return path
+
+
+def test_a_figure_is_shown_beside_its_measured_range_and_outside_it_nothing_raises(tmp_path, monkeypatch, capsys):
+    _table(tmp_path, monkeypatch)
+    assert expect("04 r3d_18: test macro F1", 0.9) == 0.9
+    assert "expected 0.70 to 0.95 ± 0.06, measured over 8 trajectories; as expected" in capsys.readouterr().out
+    assert expect("04 r3d_18: test macro F1", 0.66) == 0.66  # inside the stated margin
+    assert "as expected" in capsys.readouterr().out
+    for value in (0.4, math.nan):
+        assert expect("04 r3d_18: test macro F1", value) is value
+        out = capsys.readouterr().out
+        assert "OUTSIDE the 0.70 to 0.95 (± 0.06) measured over 8 trajectories" in out and "another CPU" in out
+    expect("04 r3d_18: test macro F1", 0.1, applies=False)
+    assert "not compared" in capsys.readouterr().out
+
+
+def test_a_tendency_says_how_often_it_held(tmp_path, monkeypatch, capsys):
+    _table(tmp_path, monkeypatch)
+    assert tendency("06: pre-training helps", False) is False
+    assert capsys.readouterr().out.strip() == ("06: pre-training helps: does NOT hold in this run; it held in 5 of 8 "
+                                               "trajectories measured")
+    assert measured("06: pre-training helps").quoted() == "held in 5 of 8 trajectories"
+
+
+def test_the_margin_is_a_quarter_of_the_spread_and_at_least_005():
+    assert margin(0.9, 1.0) == 0.05 and math.isclose(margin(0.2, 1.0), 0.2)
+
+
+def test_the_measurement_summarises_records_per_key_over_trajectories(tmp_path):
+    observations = pd.DataFrame([
+        {"trajectory": f"seed={s}", "notebook": "04_train-r3d", "key": "04 r3d_18: test macro F1", "kind": "figure",
+         "value": v} for s, v in enumerate((0.8, 0.9, 1.0))
+    ] + [{"trajectory": f"seed={s}", "notebook": "06_results", "key": "06: claim", "kind": "tendency", "value": v}
+         for s, v in enumerate((1.0, 0.0, 1.0))])
+    table = summarise(observations).set_index("key")
+    assert table.loc["04 r3d_18: test macro F1", ["trajectories", "minimum", "median", "maximum"]].tolist() == [3, 0.8, 0.9, 1.0]
+    assert table.loc["06: claim", "held"] == 2 and table.loc["06: claim", "covered"] == "seed=0; seed=1; seed=2"
+
+
+def test_quoted_ranges_are_rewritten_from_the_table_and_a_stale_one_is_reported(tmp_path, monkeypatch):
+    table = _table(tmp_path, monkeypatch)
+    page = tmp_path / "page.md"
+    page.write_text("macro F1 <!-- range: 04 r3d_18: test macro F1 -->0.6 to 1.0<!-- /range --> here")
+    assert quoted_range_mismatches(table, [page]) == [
+        "page.md: 04 r3d_18: test macro F1: quoted '0.6 to 1.0', measured '0.70 to 0.95 over 8 trajectories'"]
+    assert write_quoted_ranges(table, [page]) == [page]
+    assert page.read_text() == "macro F1 <!-- range: 04 r3d_18: test macro F1 -->0.70 to 0.95 over 8 trajectories<!-- /range --> here"
+    assert quoted_range_mismatches(table, [page]) == []
+
+
+def test_every_range_the_course_and_readme_quote_is_the_shipped_tables():
+    assert MEASURED_TABLE.exists(), "benchmarks/results/expectations_fast.csv: run brainclf expectations"
+    assert quoted_range_mismatches() == []
+    table = measured_table()
+    assert (table["trajectories"] >= 1).all()  # the shipped table's coverage is as measured (README, "Expected figures")
+    assert table["covered"].str.count(";").add(1).eq(table["trajectories"]).all()
+    assert set(table["kind"]) <= {"figure", "tendency"}
+
+
+def test_harvest_reads_only_the_records_whose_setting_was_measured(tmp_path):
+    import nbformat
+
+    record = {"key": "k", "kind": "figure", "value": 0.5}
+    book = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={expectations.RECORD_MIME: {**record, "applies": True}}),
+                    nbformat.v4.new_output("display_data", data={expectations.RECORD_MIME: {**record, "applies": False}})]
+    book.cells = [cell]
+    nbformat.write(book, tmp_path / "06_results.ipynb")
+    assert harvest(tmp_path) == [{"notebook": "06_results", "key": "k", "kind": "figure", "value": 0.5}]

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+
+from brainclf_lib import build_model
+from brainclf_lib.data.step import load_fold
+from brainclf_lib.evaluation.explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
+
+
+def test_grad_cam_is_a_unit_map_of_the_input_shape_for_the_predicted_class():
+    torch.manual_seed(0)
+    model = build_model("r3d")
+    image = torch.rand(1, 12, 16, 16)
+    cam, predicted = grad_cam(model, image)
+    assert cam.shape == (12, 16, 16)
+    assert cam.min() == pytest.approx(0.0) and cam.max() == pytest.approx(1.0)
+    assert predicted == int(model.eval()(image[None]).argmax())
+    assert grad_cam(model, image, target=2, layer=model.layer3)[1] == 2
+
+
+def test_attention_in_mask_is_one_on_the_mask_and_the_share_when_uniform():
+    mask = np.zeros((4, 4, 4), bool)
+    mask[:2, :2, :2] = True
+    assert attention_in_mask(mask.astype(float), mask)["attention in tumour"] == pytest.approx(1.0)
+    uniform = attention_in_mask(np.ones((4, 4, 4)), mask)
+    assert uniform["attention in tumour"] == pytest.approx(uniform["tumour share of brain"]) == pytest.approx(1 / 8)
+    brain = np.zeros((4, 4, 4), bool)
+    brain[:2] = True  # half the volume is brain: the tumour is a quarter of it
+    over_brain = attention_in_mask(brain.astype(float), mask, brain)
+    assert over_brain["attention in tumour"] == pytest.approx(over_brain["tumour share of brain"]) == pytest.approx(1 / 4)
+    assert attention_in_mask(np.ones((4, 4, 4)), mask, brain)["attention in tumour"] == pytest.approx(1 / 8)  # half wasted
+
+
+def test_tumour_attention_measures_every_test_subject_with_a_tumour(tiny_config):
+    data = load_fold(tiny_config)
+    cases = tumour_cases(data)
+    test_ids = [s["subject_id"] for s in data.test.subjects]
+    with_mask = data.manifest.set_index("subject_id").loc[test_ids, "seg"]
+    assert list(cases["subject_id"]) == list(with_mask[with_mask != ""].index) and len(cases) > 0
+    assert set(cases["label"]) <= {"LGG", "HGG"}
+    mask = load_mask(cases["seg"].iloc[0])
+    assert mask.dtype == bool and mask.any() and mask.shape == data.test[int(cases["index"].iloc[0])]["image"].shape[1:]
+    table = tumour_attention(build_model("mc3"), data, layer="layer3")
+    assert list(table["subject_id"]) == list(cases["subject_id"])
+    assert set(table["predicted"]) <= {"Healthy", "LGG", "HGG"}
+    assert np.allclose(table["ratio"], table["attention in tumour"] / table["tumour share of brain"], equal_nan=True)
+    image = data.test[int(cases["index"].iloc[0])]["image"]
+    brain_share = mask.sum() / (image > 0).any(0).sum().item()
+    assert table["tumour share of brain"].iloc[0] == pytest.approx(brain_share)  # of the brain, not the volume
+    shown = table[~table["empty map"]]
+    assert ((shown["attention in tumour"] >= 0) & (shown["attention in tumour"] <= 1)).all()
+    # an empty map (the ReLU kept nothing) has no shares: NaN, which the means over subjects skip
+    assert table.loc[table["empty map"], ["attention in tumour", "attention in brain", "ratio"]].isna().all().all()
+    assert shown[["attention in tumour", "attention in brain", "ratio"]].notna().all().all()
+
+
+def test_an_empty_grad_cam_map_is_flagged_and_has_no_shares(tiny_config, monkeypatch):
+    data = load_fold(tiny_config)
+    monkeypatch.setattr("brainclf_lib.evaluation.explain.grad_cam", lambda model, image, layer: (np.zeros(image.shape[1:]), 2))
+    table = tumour_attention(build_model("mc3"), data, layer="layer3")
+    assert table["empty map"].all() and table["ratio"].isna().all() and table["tumour share of brain"].gt(0).all()
+
+
+@pytest.mark.parametrize("arch", ["r3d", "mc3", "r2plus1d"])
+def test_grad_cam_agrees_with_captums_layer_grad_cam(arch):
+    """The hook-built Grad-CAM of 07 (and the library's) against an independent implementation."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    torch.manual_seed(0)
+    model = build_model(arch).eval()
+    image = torch.rand(1, 12, 32, 32)
+    for layer_name in ("layer3", "layer4"):
+        layer = getattr(model, layer_name)
+        ours, target = grad_cam(model, image, layer=layer)
+        reference = LayerGradCam(model, layer).attribute(image[None], target=target, relu_attributions=True)
+        reference = LayerAttribution.interpolate(reference, image.shape[1:], interpolate_mode="trilinear")[0, 0].detach()
+        reference = (reference - reference.min()) / (reference.max() - reference.min()).clamp_min(1e-8)
+        assert np.allclose(ours, reference.numpy(), atol=1e-4), (arch, layer_name)

@@ -1,0 +1,77 @@
+import math
+
+import numpy as np
+import pytest
+
+from brainclf_lib.evaluation.metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar
+
+
+def test_metrics_match_a_hand_computation():
+    # truth:     H H H L L G G G
+    # predicted: H H L L G G G H
+    m = classification_metrics([0, 0, 0, 1, 1, 2, 2, 2], [0, 0, 1, 1, 2, 2, 2, 0])
+    assert m["confusion"] == [[2, 1, 0], [0, 1, 1], [1, 0, 2]]
+    h, lgg, hgg = (m["per_class"][c] for c in ("Healthy", "LGG", "HGG"))
+    assert h["precision"] == pytest.approx(2 / 3) and h["recall"] == pytest.approx(2 / 3)
+    assert h["specificity"] == pytest.approx(4 / 5)  # TN 4 (L,L,G,G predicted non-H), FP 1
+    assert lgg["precision"] == pytest.approx(1 / 2) and lgg["recall"] == pytest.approx(1 / 2)
+    assert lgg["specificity"] == pytest.approx(5 / 6)
+    assert hgg["f1"] == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+    assert m["weighted_f1"] == pytest.approx((3 * 2 / 3 + 2 * 1 / 2 + 3 * 2 / 3) / 8)
+    assert np.allclose(np.sum(m["confusion_normalised"], axis=1), 1)
+
+
+def test_a_class_absent_from_a_fold_is_left_out_of_the_macro_average():
+    m = classification_metrics([0, 0, 1, 1], [0, 1, 1, 1])
+    assert math.isnan(m["per_class"]["HGG"]["f1"]) and m["per_class"]["HGG"]["support"] == 0
+    assert m["per_class"]["HGG"]["specificity"] == 1.0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    assert m["confusion_normalised"][2] == [0.0, 0.0, 0.0]
+
+
+def test_folds_aggregate_as_mean_and_std():
+    a = classification_metrics([0, 1, 2], [0, 1, 2])
+    b = classification_metrics([0, 1, 2], [0, 1, 1])
+    summary = aggregate_folds([a, b])
+    assert summary["mean"]["accuracy"] == pytest.approx((1 + 2 / 3) / 2)
+    assert summary["std"]["accuracy"] == pytest.approx(np.std([1, 2 / 3], ddof=1))  # the sample std, as pandas'
+    assert aggregate_folds([a])["std"]["accuracy"] is None  # one fold has no spread to report
+    assert summary["confusion_mean"][2] == [0, 0.5, 0.5]
+
+
+def test_bootstrap_interval_brackets_the_estimate():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 60)
+    pred = np.where(rng.random(60) < 0.8, y, (y + 1) % 3)
+    estimate, low, high = bootstrap_ci(y, pred, "accuracy", n_resamples=500)
+    assert low < estimate < high and high - low < 0.3
+
+
+def test_mcnemar_counts_discordant_pairs():
+    y = [0] * 20
+    a = [0] * 20
+    b = [0] * 10 + [1] * 10
+    result = mcnemar(y, a, b)
+    assert result["a_right_b_wrong"] == 10 and result["b_right_a_wrong"] == 0
+    assert result["p_value"] == pytest.approx(2 * 0.5**10)
+    assert mcnemar(y, a, a)["p_value"] == 1.0
+
+
+@pytest.mark.parametrize("metric", ["macro_f1", "accuracy"])
+def test_the_vectorised_bootstrap_gives_scikit_learns_figures(metric):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    def by_sklearn(t, p):
+        if metric == "accuracy":
+            return accuracy_score(t, p)
+        return f1_score(t, p, labels=[0, 1, 2], average="macro", zero_division=np.nan)
+
+    rng = np.random.default_rng(3)
+    for n in (4, 16, 50):  # small resamples often miss a class entirely
+        y_true = rng.integers(0, 3, n)
+        y_pred = np.where(rng.random(n) < 0.7, y_true, rng.integers(0, 3, n))
+        fast = bootstrap_ci(y_true, y_pred, metric, n_resamples=300, seed=n)
+        loop = bootstrap_ci(y_true, y_pred, by_sklearn, n_resamples=300, seed=n)
+        assert np.allclose(fast, loop, equal_nan=True), (n, fast, loop)

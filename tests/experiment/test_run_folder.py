@@ -1,0 +1,134 @@
+"""A run folder is one configuration, written whole, readable, locked and lean."""
+
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from brainclf_lib.cli import main
+from brainclf_lib.errors import BadInputError, RunExistsError, RunLockedError
+from brainclf_lib.evaluation.inference import Predictor
+from brainclf_lib.evaluation.scoring import evaluate
+from brainclf_lib.experiment.config import make_config
+from brainclf_lib.experiment.run_folder import Run, differing_settings, find_runs, run_name
+from brainclf_lib.files import atomic_write, write_json
+from brainclf_lib.training.loop import fit
+
+
+def test_configs_that_differ_only_in_lr_train_two_runs(tiny_config):
+    a = fit(tiny_config.replace(epochs=1), progress=False)
+    b = fit(tiny_config.replace(epochs=1, lr=3e-4), resume=True, progress=False)
+    assert a.folder != b.folder and a.name.split("-")[0] == b.name.split("-")[0] == "r3d_18_scratch_fold0"
+    assert (a.config.lr, b.config.lr) == (1e-4, 3e-4)
+    assert len(find_runs(tiny_config.output_dir)) == 2
+    assert [run.config.lr for run in find_runs(tiny_config.output_dir, like=tiny_config.replace(epochs=1))] == [1e-4]
+
+
+def test_a_finished_run_is_reused_never_rewritten(tiny_config):
+    config = tiny_config.replace(epochs=1)
+    run = fit(config, progress=False)
+    stored = {name: run.path(name).read_bytes() for name in (Run.CONFIG, Run.BEST, Run.METRICS)}
+    times = {name: run.path(name).stat().st_mtime_ns for name in stored}
+    again = fit(config.replace(device="cpu", num_workers=0), resume=True, progress=False)  # where, not what
+    assert again.folder == run.folder
+    assert {name: run.path(name).read_bytes() for name in stored} == stored
+    assert {name: run.path(name).stat().st_mtime_ns for name in stored} == times
+    with pytest.raises(RunExistsError, match="finished run.*resume=True.*overwrite=True"):
+        fit(config, progress=False)
+
+
+def test_a_folder_holding_other_settings_is_refused_by_name(tiny_config):
+    config = tiny_config.replace(epochs=1)
+    run = fit(config, progress=False)
+    edited = config.replace(batch_size=2).to_dict()  # as if the folder had been made by another experiment
+    write_json(run.path(Run.CONFIG), edited)
+    with pytest.raises(RunExistsError, match=r"other settings \(batch_size: 2 here, 1 asked for\).*new output_dir.*overwrite=True"):
+        fit(config, resume=True, progress=False)
+    assert differing_settings(run.config, config) == {"batch_size": (2, 1)}
+    assert fit(config, overwrite=True, progress=False).config == config
+
+
+def test_files_are_created_with_the_umask(tiny_config, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        run = fit(tiny_config.replace(epochs=1), progress=False)
+        for path in run.folder.iterdir():
+            if path.name != Run.LOCK:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
+        os.umask(0o002)
+        shared = atomic_write(tmp_path / "report.html", lambda tmp: tmp.write_text("<p>"))
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+    finally:
+        os.umask(previous)
+
+
+def test_writes_are_durable(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    target = tmp_path / "best.pt"
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"weights"))
+    assert len(synced) == 2 and ".tmp" in synced[0] and synced[1] == str(tmp_path)  # the file, then its folder
+    assert target.read_bytes() == b"weights" and [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+
+
+HOLDER = """
+import sys, time
+from brainclf_lib.experiment.run_folder import Run
+with Run(sys.argv[1]).lock():
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_trainer_on_a_locked_folder_fails_by_name(tiny_config):
+    config = tiny_config.replace(epochs=1)
+    run = Run.of(config)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run.folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError, match=f"{run.name} is being trained by process {holder.pid}"):
+            fit(config, progress=False)
+        assert fit(config.replace(lr=3e-4), progress=False).is_complete  # another run's folder is not locked
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    with pytest.warns(UserWarning, match=f"lock of process {holder.pid}"):  # a dead holder's lock is taken over
+        assert fit(config, progress=False).is_complete
+
+
+def test_a_truncated_checkpoint_is_an_error_naming_it(tiny_config, capsys):
+    run = fit(tiny_config.replace(epochs=1), progress=False)
+    best = run.path(Run.BEST)
+    best.write_bytes(best.read_bytes()[: best.stat().st_size // 3])
+    with pytest.raises(BadInputError, match=f"{best}.*not a readable checkpoint"):
+        evaluate(run)
+    with pytest.raises(BadInputError, match=f"{best}.*not a readable checkpoint"):
+        Predictor(run.folder)
+    assert main(["evaluate", str(run.folder)]) == 1
+    assert str(best) in capsys.readouterr().err
+
+
+def test_run_names_are_readable_and_digest_the_rest(tiny_config):
+    name = run_name(tiny_config.replace(fold=2, pretrained="source/r3d_18.pt"))
+    assert name.startswith("r3d_18_pretrained_fold2-") and len(name.split("-")[1]) == 8
+    assert run_name(tiny_config) == run_name(tiny_config.replace(device="cpu", num_workers=3, output_dir="elsewhere"))
+    for change in ({"lr": 1e-3}, {"epochs": 9}, {"batch_size": 2}, {"augmentation": "none"}, {"spacing": 4.0},
+                   {"contrasts": ("t1ce", "flair")}, {"data_root": "synthetic"}, {"synthetic_difficulty": 0.9},
+                   {"pretrained": "kinetics400"}, {"stem_init": "rgb_mean"}, {"seed": 1}):
+        assert run_name(tiny_config.replace(**change)).split("-")[1] != run_name(tiny_config).split("-")[1], change
+
+
+def test_runs_of_other_protocols_are_told_apart_not_crashed_on():
+    corrected, published = make_config("fast"), make_config("fast", protocol="published-code")
+    differing = differing_settings(published, corrected)
+    assert differing["split"] == ("random", "kfold") and differing["lr"] == (1e-3, 3e-4)
