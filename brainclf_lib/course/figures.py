@@ -26,13 +26,11 @@ from ..conventions import BRATS_CONTRASTS, CLASSES
 from ..data.discovery import raw_contrast_path
 from ..training.selection import selection_scores
 
-#: JupyterLab's interactive figure, plus offline HTML for every static view (plotly.js embedded once per notebook).
-FIGURE_RENDERERS = "plotly_mimetype+notebook_offline"
-
 
 class CourseFigure(go.Figure):
-    """A plotly figure that displays with :data:`FIGURE_RENDERERS` whatever plotly's default renderer is, so that
-    the library never sets that default for a user's own figures."""
+    """A plotly figure that displays with the course's two renderers (plotly's JSON, which JupyterLab draws, and
+    offline HTML for every static view) whatever plotly's default renderer is, so that the library never sets that
+    default for a user's own figures."""
 
     def _repr_mimebundle_(self, include=None, exclude=None, validate: bool = True, **kwargs) -> dict:
         figure = self.to_dict()

@@ -2,7 +2,6 @@
 figures, the widget viewer and the HTML report live in modules of their own."""
 
 from .figures import (
-    FIGURE_RENDERERS,
     CourseFigure,
     axial,
     class_montage,
@@ -22,6 +21,6 @@ from .figures import (
 from .report import write_report
 from .viewer import slice_viewer
 
-__all__ = ["FIGURE_RENDERERS", "CourseFigure", "axial", "class_montage", "confusion", "course_figure",
+__all__ = ["CourseFigure", "axial", "class_montage", "confusion", "course_figure",
            "deviation_spread", "histograms", "kernel_layouts", "learning_curves", "metric_heatmap", "montage",
            "overlay", "protocol_effects", "selection_curves", "slice_figure", "slice_viewer", "write_report"]

@@ -76,9 +76,9 @@ class TrainTask(submitit.helpers.Checkpointable):
         run = ExperimentConfig.from_dict(config)
         folder = Run.of(run)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        print(f"[task] {'resuming' if folder.path(Run.LAST).exists() else 'training'} {folder.name} "
-              f"({run.arch}, {init_label(run)}, fold {run.fold}){' from its last.pt' if folder.path(Run.LAST).exists() else ''}",
-              flush=True)
+        resuming = folder.path(Run.LAST).exists()
+        print(f"[task] {'resuming' if resuming else 'training'} {folder.name} ({run.arch}, {init_label(run)}, "
+              f"fold {run.fold}){' from its last.pt' if resuming else ''}", flush=True)
         fit(run, resume=True, progress=False)
         return folder.name
 
