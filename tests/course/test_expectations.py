@@ -1,7 +1,9 @@
 """Expected figures come from a measured table, are shown beside their range, and never stop a notebook; prose
 quotes the table."""
 
+import json
 import math
+import re
 
 import pandas as pd
 
@@ -90,3 +92,14 @@ def test_harvest_reads_only_the_records_whose_setting_was_measured(tmp_path):
     book.cells = [cell]
     nbformat.write(book, tmp_path / "06_results.ipynb")
     assert harvest(tmp_path) == [{"notebook": "06_results", "key": "k", "kind": "figure", "value": 0.5}]
+
+
+def test_no_quoted_range_starts_a_line():
+    """Markdown takes a line that starts with ``<!--`` for an HTML block and ends the paragraph before it."""
+    from brainclf_lib.course.measurement import _quoting_files
+
+    starts = [f"{path.name}: {line.strip()[:60]}" for path in _quoting_files()
+              for line in (path.read_text() if path.suffix == ".md" else "\n".join(
+                  "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+              ).splitlines() if re.match(r"\s*<!-- range:", line)]
+    assert not starts, starts
