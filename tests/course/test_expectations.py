@@ -9,7 +9,13 @@ import pandas as pd
 
 import brainclf_lib.course.expectations as expectations
 from brainclf_lib.course.expectations import MEASURED_TABLE, expect, margin, measured, measured_table, tendency
-from brainclf_lib.course.measurement import harvest, quoted_range_mismatches, summarise, write_quoted_ranges
+from brainclf_lib.course.measurement import (
+    TRAJECTORIES,
+    harvest,
+    quoted_range_mismatches,
+    summarise,
+    write_quoted_ranges,
+)
 
 
 def _table(tmp_path, monkeypatch):
@@ -76,8 +82,10 @@ def test_every_range_the_course_and_readme_quote_is_the_shipped_tables():
     assert MEASURED_TABLE.exists(), "benchmarks/results/expectations_fast.csv: run brainclf expectations"
     assert quoted_range_mismatches() == []
     table = measured_table()
-    assert (table["trajectories"] >= 1).all()  # the shipped table's coverage is as measured (README, "Expected figures")
+    assert (table["trajectories"] >= 8).all(), "every expected figure rests on at least 8 trajectories"
     assert table["covered"].str.count(";").add(1).eq(table["trajectories"]).all()
+    covered = {spec for specs in table["covered"] for spec in specs.split("; ")}
+    assert covered == set(TRAJECTORIES), "make expectations re-measures exactly the trajectories the table covers"
     assert set(table["kind"]) <= {"figure", "tendency"}
 
 
