@@ -297,8 +297,8 @@ def protocol_effects(table: pd.DataFrame, figures: Sequence[str] = ("accuracy", 
 @returns_course_figure
 def deviation_spread(table: pd.DataFrame, measured: pd.DataFrame, prefix: str = "") -> go.Figure:
     """Each variant's change in macro F1 from the corrected protocol: the range it took over the measured
-    trajectories as a bar, this run's own change as a dot. A bar across 0 is an effect one fold cannot tell from
-    the luck of a trajectory.
+    trajectories as a bar, their median as a tick, this run's own change as a dot. A bar across 0 is an effect one
+    fold cannot tell from the luck of a trajectory; the tick says on which side of 0 most trajectories fell.
 
     Taught in ``08_protocols``.
 
@@ -314,16 +314,20 @@ def deviation_spread(table: pd.DataFrame, measured: pd.DataFrame, prefix: str = 
     have = [key in rows.index for key in keys]
     low = [rows.loc[k, "minimum"] if h else np.nan for k, h in zip(keys, have, strict=True)]
     high = [rows.loc[k, "maximum"] if h else np.nan for k, h in zip(keys, have, strict=True)]
+    median = [rows.loc[k, "median"] if h else np.nan for k, h in zip(keys, have, strict=True)]
     counts = [f"{int(rows.loc[k, 'trajectories'])} trajectories" if h else "not measured" for k, h in zip(keys, have, strict=True)]
     figure = go.Figure()
     figure.add_bar(y=variants, x=np.subtract(high, low), base=low, orientation="h", name="measured range",
                    marker=dict(color="rgba(31,119,180,0.35)"), customdata=counts,
                    hovertemplate="%{y}: %{base:.2f} to %{x:.2f} wide over %{customdata}<extra></extra>")
+    figure.add_scatter(y=variants, x=median, mode="markers", name="median of the trajectories",
+                       marker=dict(symbol="line-ns-open", size=26, color="rgb(8,48,107)", line=dict(width=3)),
+                       hovertemplate="%{y}: median %{x:+.3f}<extra></extra>")
     figure.add_scatter(y=variants, x=table.loc[variants, "Δ macro F1"], mode="markers", name="this run",
                        marker=dict(size=11, color="#d62728"), hovertemplate="%{y}: %{x:+.3f} here<extra></extra>")
     figure.add_vline(x=0, line=dict(dash="dot", color="grey"))
     return figure.update_layout(height=120 + 40 * len(variants), xaxis_title="Δ macro F1 against the corrected protocol",
-                                title=dict(text="Each deviation's effect: measured range (bar) and this run (dot)", font=dict(size=13)),
+                                title=dict(text="Each deviation's effect: measured range (bar), its median (tick) and this run (dot)", font=dict(size=13)),
                                 margin=dict(l=10, r=10, t=50, b=40))
 
 

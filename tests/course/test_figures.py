@@ -5,6 +5,7 @@ import re
 
 import pandas as pd
 import plotly.graph_objects as go
+import pytest
 
 from brainclf_lib import viz
 
@@ -51,3 +52,17 @@ def test_importing_the_library_leaves_plotlys_default_renderer_alone():
     assert isinstance(own, viz.CourseFigure) and viz.course_figure(own) is own
     html = viz.CourseFigure._repr_mimebundle_(own)["text/html"]
     assert "cdnjs.cloudflare.com" not in html and "Plotly.newPlot" in html
+
+
+def test_the_deviation_spread_draws_each_measured_range_its_median_and_this_runs_change():
+    table = pd.DataFrame({"Δ macro F1": [0.0, 0.12, -0.2, 0.05]},
+                         index=["corrected", "+ last_epoch", "published-code", "+ unmeasured"])
+    measured = pd.DataFrame({"key": ["08 + last_epoch: Δ macro F1", "08 published-code: Δ macro F1"],
+                             "trajectories": [11, 11], "minimum": [-0.12, -0.22], "median": [0.06, -0.10],
+                             "maximum": [0.20, 0.09]})
+    bar, median, dots = viz.deviation_spread(table, measured, prefix="08 ").data
+    assert list(bar.y) == ["+ unmeasured", "published-code", "+ last_epoch"]  # top to bottom as the table lists them
+    assert list(bar.base[1:]) == [-0.22, -0.12] and list(bar.x[1:]) == [pytest.approx(0.31), pytest.approx(0.32)]
+    assert list(median.x[1:]) == [-0.10, 0.06] and list(dots.x) == [0.05, -0.2, 0.12]
+    assert pd.isna(bar.base[0]) and pd.isna(median.x[0]) and list(bar.customdata) == [
+        "not measured", "11 trajectories", "11 trajectories"]
