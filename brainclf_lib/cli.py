@@ -363,7 +363,7 @@ def _course_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("expectations", help="measure the course's expected figures over several trajectories "
                             "(seeds and float paths) and write the table the notebooks read")
     p.add_argument("--trajectories", nargs="+", default=None, metavar="SPEC",
-                   help="each 'seed=S,threads=T[,isa=ISA][,skip=06]' (default: the shipped table's eleven)")
+                   help="each 'seed=S[,threads=T][,isa=ISA][,aten=CAPABILITY][,skip=NN+NN]' (default: the shipped table's eleven)")
     p.add_argument("--parallel", type=int, default=2, help="trajectories executed at once (default 2)")
     p.add_argument("--work", default="runs/expectations", help="where each trajectory's notebooks and runs go")
     p.add_argument("--out", default=str(MEASURED_TABLE), help="the table (default: the shipped one)")

@@ -308,16 +308,12 @@ def deviation_spread(table: pd.DataFrame, measured: pd.DataFrame, prefix: str = 
             hold the measured ranges.
         prefix: how the measured keys begin (``"08 "``).
     """
-    rows = measured.set_index("key")
     variants = [v for v in table.index if v != "corrected"][::-1]
-    keys = [f"{prefix}{variant}: Δ macro F1" for variant in variants]
-    have = [key in rows.index for key in keys]
-    low = [rows.loc[k, "minimum"] if h else np.nan for k, h in zip(keys, have, strict=True)]
-    high = [rows.loc[k, "maximum"] if h else np.nan for k, h in zip(keys, have, strict=True)]
-    median = [rows.loc[k, "median"] if h else np.nan for k, h in zip(keys, have, strict=True)]
-    counts = [f"{int(rows.loc[k, 'trajectories'])} trajectories" if h else "not measured" for k, h in zip(keys, have, strict=True)]
+    rows = measured.set_index("key").reindex([f"{prefix}{variant}: Δ macro F1" for variant in variants])  # NaN: unmeasured
+    low, high, median = (rows[column].to_numpy(dtype=float) for column in ("minimum", "maximum", "median"))
+    counts = [f"{int(n)} trajectories" if pd.notna(n) else "not measured" for n in rows["trajectories"]]
     figure = go.Figure()
-    figure.add_bar(y=variants, x=np.subtract(high, low), base=low, orientation="h", name="measured range",
+    figure.add_bar(y=variants, x=high - low, base=low, orientation="h", name="measured range",
                    marker=dict(color="rgba(31,119,180,0.35)"), customdata=counts,
                    hovertemplate="%{y}: %{base:.2f} to %{x:.2f} wide over %{customdata}<extra></extra>")
     figure.add_scatter(y=variants, x=median, mode="markers", name="median of the trajectories",
