@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` (the main job) and `make test`. Each makes .venv on first use;
-# .venv/.installed is rebuilt only when pyproject.toml changes, so re-running is cheap.
+# .venv/.installed is rebuilt only when pyproject.toml changes, so re-running is cheap. It installs `.[dev]`: the
+# core and every extra (course, cluster, skullstrip) and the test tools; `pip install .` alone is the core.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

@@ -1,7 +1,8 @@
 """brainclf: replicate deep spatio-spatial models for brain-tumour classification (Chatterjee et al., 2022).
 
-The notebooks import only the names below (the public API). Tensors are ``(N, C, D, H, W)`` with ``D`` the axial
-slice axis (:mod:`brainclf_lib.conventions`). Each folder uses only the ones before it:
+The names below are the public API: what a notebook imports from here (the course's own machinery, the exercises'
+checks and the expected-figure boxes, is :mod:`brainclf_lib.course`). Tensors are ``(N, C, D, H, W)`` with ``D``
+the axial slice axis (:mod:`brainclf_lib.conventions`). Each folder uses only the ones before it:
 
 - ``models/``: the three video ResNets and the weights they start from;
 - ``experiment/``: a config, the protocol plan its deviations decide, its run folder, its device;
@@ -10,155 +11,66 @@ slice axis (:mod:`brainclf_lib.conventions`). Each folder uses only the ones bef
 - ``training/``: the loss, the optimiser step, the epoch loop, the epoch choice, the source task, step timing;
 - ``replication/``: the grid, the protocols compared, the calibration, the paper's reported figures;
 - ``course/``: exercises, expected figures and their measurement, the notebook runner, the site, figures.
+
+The core is the modules at the top (conventions, paths, errors, files, extras) and ``models/`` to ``training/``;
+``replication/``, ``course/`` and the command line are tools built on it.
+
+``import brainclf_lib`` imports nothing else: each name is imported from its module on first use (PEP 562), so a
+script that trains imports torch but never plotly, and no name of the list imports an extra's package
+(:mod:`brainclf_lib.extras`).
 """
 
-from .conventions import CLASS_TO_INDEX, CLASSES, slice_axis_first
-from .course import viz
-from .course.exercises import check
-from .course.expectations import expect, measured_table, tendency
-from .course.notebooks import check_parameters
-from .data.cohorts import preprocess_settings
-from .data.datasets import VolumeDataset
-from .data.discovery import raw_contrast_path
-from .data.prepare import read_manifest
-from .data.preprocessing import load_volume, preprocessing_steps, step_table
-from .data.step import FoldData, load_fold, prepare_data
-from .data.transforms import augmentation
-from .evaluation.baseline import histogram_baseline, histogram_features
-from .evaluation.explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
-from .evaluation.inference import Predictor
-from .evaluation.metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, metrics_table
-from .evaluation.scoring import evaluate, metrics_of, predict_subjects
-from .experiment.config import PRESETS, ExperimentConfig, make_config
-from .experiment.device import environment, pick_device
-from .experiment.protocols import DEVIATIONS, PROTOCOLS, deviation_table, protocol_plan
-from .experiment.run_folder import Run, find_runs, run_name, source_label
-from .files import read_json, write_csv, write_json
-from .models.architectures import (
-    ARCHS,
-    PAPER_NAMES,
-    build_model,
-    canonical_arch,
-    count_trainable,
-    parameter_table,
-    stage_shapes,
-)
-from .models.pretrained import PretrainedWeightsUnavailable
-from .paths import data_relative, resolve
-from .replication.calibration import (
-    PAPER_RANGES,
-    calibrate,
-    calibration_markdown,
-    in_paper_ranges,
-    measured_calibration,
-)
-from .replication.comparison import compare_protocols, protocol_table, protocol_variants
-from .replication.replicate import (
-    collect_runs,
-    cross_validate,
-    missing_runs,
-    paired_comparisons,
-    replicate,
-    run_metrics,
-)
-from .replication.reported import REPORTED, preset_vs_paper, side_by_side
-from .training.loop import fit, train_epoch
-from .training.losses import class_balance, class_weights, published_class_weights, weighted_cross_entropy
-from .training.profiling import benchmark_steps, conv_kernels, matmul_peaks, parse_setting, reference_results
-from .training.selection import selection_scores
-from .training.source_task import make_source_weights
+import importlib
 
-__all__ = [
-    "ARCHS",
-    "CLASS_TO_INDEX",
-    "CLASSES",
-    "DEVIATIONS",
-    "PAPER_NAMES",
-    "PRESETS",
-    "PROTOCOLS",
-    "REPORTED",
-    "ExperimentConfig",
-    "FoldData",
-    "Predictor",
-    "PretrainedWeightsUnavailable",
-    "Run",
-    "VolumeDataset",
-    "aggregate_folds",
-    "attention_in_mask",
-    "augmentation",
-    "benchmark_steps",
-    "bootstrap_ci",
-    "calibrate",
-    "calibration_markdown",
-    "in_paper_ranges",
-    "measured_calibration",
-    "PAPER_RANGES",
-    "build_model",
-    "canonical_arch",
-    "check",
-    "check_parameters",
-    "class_balance",
-    "class_weights",
-    "classification_metrics",
-    "collect_runs",
-    "compare_protocols",
-    "conv_kernels",
-    "count_trainable",
-    "cross_validate",
-    "deviation_table",
-    "protocol_plan",
-    "environment",
-    "evaluate",
-    "expect",
-    "measured_table",
-    "tendency",
-    "data_relative",
-    "find_runs",
-    "fit",
-    "selection_scores",
-    "grad_cam",
-    "histogram_baseline",
-    "histogram_features",
-    "load_fold",
-    "load_mask",
-    "load_volume",
-    "make_config",
-    "make_source_weights",
-    "matmul_peaks",
-    "mcnemar",
-    "metrics_of",
-    "metrics_table",
-    "missing_runs",
-    "paired_comparisons",
-    "parameter_table",
-    "parse_setting",
-    "pick_device",
-    "predict_subjects",
-    "preset_vs_paper",
-    "prepare_data",
-    "preprocess_settings",
-    "preprocessing_steps",
-    "protocol_table",
-    "protocol_variants",
-    "published_class_weights",
-    "read_json",
-    "raw_contrast_path",
-    "read_manifest",
-    "reference_results",
-    "replicate",
-    "resolve",
-    "run_metrics",
-    "run_name",
-    "side_by_side",
-    "slice_axis_first",
-    "source_label",
-    "stage_shapes",
-    "step_table",
-    "train_epoch",
-    "tumour_attention",
-    "tumour_cases",
-    "viz",
-    "weighted_cross_entropy",
-    "write_csv",
-    "write_json",
-]
+#: Each public name and the module that defines it (relative to this package).
+_HOMES: dict[str, tuple[str, ...]] = {
+    ".conventions": ("CLASSES",),
+    ".course.viz": ("viz",),  # a module: the course's figures, slice viewer and report under one name
+    ".data.cohorts": ("preprocess_settings",),
+    ".data.discovery": ("raw_contrast_path",),
+    ".data.prepare": ("read_manifest",),
+    ".data.preprocessing": ("load_volume", "preprocessing_steps", "step_table"),
+    ".data.step": ("load_fold", "prepare_data"),
+    ".data.transforms": ("augmentation",),
+    ".evaluation.baseline": ("histogram_baseline", "histogram_features"),
+    ".evaluation.explain": ("attention_in_mask", "grad_cam", "load_mask", "tumour_attention", "tumour_cases"),
+    ".evaluation.inference": ("Predictor",),
+    ".evaluation.metrics": ("metrics_table",),
+    ".evaluation.scoring": ("evaluate",),
+    ".experiment.config": ("ExperimentConfig", "make_config"),
+    ".experiment.device": ("environment", "pick_device"),
+    ".experiment.protocols": ("deviation_table", "protocol_plan"),
+    ".experiment.run_folder": ("Run", "find_runs", "source_label"),
+    ".files": ("write_csv",),
+    ".models.architectures": ("ARCHS", "build_model", "parameter_table", "stage_shapes"),
+    ".models.pretrained": ("PretrainedWeightsUnavailable",),
+    ".paths": ("data_relative", "resolve"),
+    ".replication.calibration": ("PAPER_RANGES", "measured_calibration"),
+    ".replication.comparison": ("compare_protocols", "protocol_table", "protocol_variants"),
+    ".replication.replicate": ("collect_runs", "cross_validate", "missing_runs", "paired_comparisons", "replicate",
+                               "run_metrics"),
+    ".replication.reported": ("REPORTED", "preset_vs_paper", "side_by_side"),
+    ".training.loop": ("fit",),
+    ".training.losses": ("class_balance", "class_weights", "published_class_weights"),
+    ".training.profiling": ("benchmark_steps", "conv_kernels", "matmul_peaks", "parse_setting", "reference_results"),
+    ".training.selection": ("selection_scores",),
+    ".training.source_task": ("make_source_weights",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+_MODULES = ("viz",)  # names that are modules themselves
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    """Import a public name's module on first use, and keep the name (PEP 562)."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    home = importlib.import_module(_MODULE_OF[name], __name__)
+    value = home if name in _MODULES else getattr(home, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

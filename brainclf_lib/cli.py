@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from dataclasses import fields
+from pathlib import Path
 
-from .conventions import CLASSES, DEFAULT_CONTRAST, KINETICS
+from .conventions import CLASSES, DEFAULT_CONTRAST, INIT_LABELS, KINETICS, KINETICS_ALIASES
 from .course.book import build_book
 from .course.expectations import MEASURED_TABLE
 from .course.grading import export_nbgrader
@@ -19,9 +22,11 @@ from .course.measurement import measure_expectations, write_quoted_ranges
 from .course.notebooks import run_notebooks
 from .data.prepare import prepare
 from .data.preprocessing import PreprocessSettings
+from .data.skull import SKULL_STRIP_ALIASES, SKULL_STRIP_MODES
 from .data.step import prepare_data
 from .data.synthetic import CohortSpec, generate_cohort
 from .errors import BadInputError
+from .evaluation.external import REAL_MANIFEST, default_out, validate_runs
 from .evaluation.inference import Predictor
 from .evaluation.scoring import evaluate
 from .experiment.config import PRESETS, ExperimentConfig, make_config
@@ -104,7 +109,10 @@ def _replicate(args: argparse.Namespace) -> int:
 
 def _course(args: argparse.Namespace) -> int:
     out = export_nbgrader(args.nbgrader, preset=args.preset, output_dir=args.output_dir)
-    print(f"nbgrader course in {out}: `cd {out} && nbgrader generate_assignment 01_data_exploration` releases one")
+    nbgrader = Path(sys.executable).parent / "nbgrader"  # this environment's: it runs without the venv activated
+    nbgrader = shlex.quote(str(nbgrader)) if nbgrader.exists() else "nbgrader"
+    print(f"nbgrader course in {out}: `cd {shlex.quote(str(out))} && {nbgrader} generate_assignment "
+          "01_data_exploration` releases one")
     return EXIT_OK
 
 
@@ -140,22 +148,41 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _source(args: argparse.Namespace) -> int:
-    for arch, path in make_source_weights(_config(args), args.out, epochs=args.source_epochs,
-                                          progress=not args.quiet).items():
-        print(f"{arch}: {path}")
+    config = _config(args)
+    written = make_source_weights(config, args.out, epochs=args.source_epochs, progress=not args.quiet)
+    for path in sorted(p for arch in written for p in resolve(args.out).glob(f"{arch}*.pt")):
+        print(path)  # <arch>.pt, or <arch>_fold<k>.pt for each fold on real data
     return EXIT_OK
 
 
 def _predict(args: argparse.Namespace) -> int:
+    scans = [*getattr(args, "stray_scans", []), *args.scans]  # `--skull-strip scan.nii.gz`: the flag, then a scan
+    if not scans:
+        print("brainclf predict: error: no scan given", file=sys.stderr)
+        return EXIT_USAGE
     predictor = Predictor(args.run, args.device)
     failed = 0
-    for scan in args.scans:
+    for scan in scans:
         try:
             print(json.dumps(predictor(scan, skull_strip=args.skull_strip)), flush=True)
         except BadInputError as error:
             failed += 1
             print(f"brainclf predict: error: {error}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    if getattr(args, "stray_scans", None):  # validate takes its scans from the manifest
+        print(f"brainclf validate: error: --skull-strip takes auto, yes or no, not {args.stray_scans[0]!r}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    runs = args.runs or args.run
+    out = args.out or default_out(runs, args.manifest)
+    _, summary = validate_runs(runs, args.manifest, out, skull_strip=args.skull_strip, device=args.device,
+                               progress=not args.quiet)
+    print(summary.round(3).to_string(index=False))
+    print(f"calls and summary written to {out}")
+    return EXIT_OK
 
 
 def _book(args: argparse.Namespace) -> int:
@@ -198,6 +225,27 @@ _HELP = {
 _CHOICES = {"protocol": tuple(PROTOCOLS), "deviations": tuple(DEVIATIONS)}
 
 
+class _Path(argparse.Action):
+    """Every path option's action: a path typed on the command line is relative to the current folder, as for every
+    Unix tool, and is made absolute here, once. Defaults are not typed and resolve as the library does (the config's
+    ``runs`` against the repository root). ``keywords`` are the words an option takes that are not paths."""
+
+    def __init__(self, *args, keywords: tuple[str, ...] = (), **kwargs) -> None:
+        self.keywords = keywords
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, [self.absolute(v) for v in values] if isinstance(values, list) else self.absolute(values))
+
+    def absolute(self, text: str) -> str:
+        return text if text.lower() in self.keywords else os.path.abspath(os.path.expanduser(text))
+
+
+#: The configuration's path options, with the words each takes that are not paths.
+_PATH_FIELDS = {"data_root": ("synthetic",), "output_dir": (),
+                "pretrained": ("", "none", INIT_LABELS[0], *KINETICS_ALIASES)}
+
+
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="starting values (default: fast)")
     for f in fields(ExperimentConfig):
@@ -216,8 +264,9 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kind = {"int": int, "float": float}.get(str(f.type), str)
             if str(f.type).startswith("int |"):
                 kind = int
+            path = {"action": _Path, "keywords": _PATH_FIELDS[f.name]} if f.name in _PATH_FIELDS else {}
             parser.add_argument(flag, type=kind, default=None, choices=_CHOICES.get(f.name),
-                                help=f"{_HELP.get(f.name, f.name)} ({default_text})")
+                                help=f"{_HELP.get(f.name, f.name)} ({default_text})", **path)
 
 
 def _config(args: argparse.Namespace) -> ExperimentConfig:
@@ -228,7 +277,7 @@ def _config(args: argparse.Namespace) -> ExperimentConfig:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainclf", description="Brain-tumour classification with video ResNets.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_data_commands, _training_commands, _course_commands):
+    for add in (_data_commands, _training_commands, _course_commands, _validation_commands):
         add(commands)
     return parser
 
@@ -236,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
 def _data_commands(commands: argparse._SubParsersAction) -> None:
     """The data: the synthetic cohort, preparing real scans, the data step."""
     p = commands.add_parser("synth", help="write the synthetic BraTS-like + IXI-like cohort")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, action=_Path, help="output folder")
     p.add_argument("--n-per-class", type=int, default=16, help="subjects per class (default 16)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--difficulty", type=float, default=ExperimentConfig.synthetic_difficulty,
@@ -247,9 +296,9 @@ def _data_commands(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_synth)
 
     p = commands.add_parser("prepare", help="discover, preprocess and write manifest.csv")
-    p.add_argument("--brats", help="BraTS 2019 training folder (or its parent)")
-    p.add_argument("--ixi", help="folder of IXI scans")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--brats", action=_Path, help="BraTS 2019 training folder (or its parent)")
+    p.add_argument("--ixi", action=_Path, help="folder of IXI scans")
+    p.add_argument("--out", required=True, action=_Path, help="output folder")
     p.add_argument("--contrast", action="append", help="BraTS contrast, repeatable (default t1ce)")
     p.add_argument("--n-healthy", type=int, default=259, help="healthy subjects drawn from IXI; 0 for all (default 259)")
     p.add_argument("--spacing", type=float, default=2.0, help="isotropic spacing in mm (default 2)")
@@ -276,7 +325,7 @@ def _training_commands(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
     p = commands.add_parser("evaluate", help="re-evaluate a run's best checkpoint on its held-out fold")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", action=_Path, help="run folder")
     p.set_defaults(func=_evaluate)
 
     p = commands.add_parser("replicate", help="the paper's grid: 3 archs x {scratch, pretrained} x folds")
@@ -291,10 +340,10 @@ def _training_commands(commands: argparse._SubParsersAction) -> None:
             action.help = "source of the pre-trained arm: kinetics400, a folder of <arch>.pt files, or none"
 
     p = commands.add_parser("status", help="every run of the grid last submitted to SLURM from a folder, with its state")
-    p.add_argument("--output-dir", required=True, help="the grid's output folder")
+    p.add_argument("--output-dir", required=True, action=_Path, help="the grid's output folder")
     p.set_defaults(func=_status)
 
-    p = commands.add_parser("protocols", help="one architecture under the corrected, paper and published-code "
+    p = commands.add_parser("protocols", help="one architecture under the corrected, paper-text and published-code "
                             "protocols, and each deviation alone: what each does to the figures")
     _add_config_options(p)
     p.add_argument("--only", nargs="+", choices=tuple(DEVIATIONS), metavar="DEVIATION",
@@ -308,7 +357,7 @@ def _training_commands(commands: argparse._SubParsersAction) -> None:
     _add_config_options(p)
     p.add_argument("--difficulties", type=float, nargs="+", default=[0.0, 0.1, 0.2], metavar="D",
                    help="synthetic_difficulty values to train at (default 0 0.1 0.2, the README's table)")
-    p.add_argument("--out", help="the table's CSV (default: <output-dir>/calibration_<preset>.csv; the README's is "
+    p.add_argument("--out", action=_Path, help="the table's CSV (default: <output-dir>/calibration_<preset>.csv; the README's is "
                                  "benchmarks/results/calibration_fast.csv)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_calibrate)
@@ -334,24 +383,61 @@ def _add_launcher_options(p: argparse.ArgumentParser) -> None:
                    help="a line run before each task, repeatable (e.g. 'module load cuda', 'source .venv/bin/activate')")
 
 
+class _SkullStrip(argparse.Action):
+    """``--skull-strip [auto|yes|no]``: alone it means yes, as the boolean flag of earlier versions did; a word that
+    is not a mode is the first scan, which that flag used to precede."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        key = values.lower() if isinstance(values, str) else values
+        if key in SKULL_STRIP_ALIASES:
+            setattr(namespace, self.dest, SKULL_STRIP_ALIASES[key])
+        else:
+            setattr(namespace, self.dest, "yes")
+            namespace.stray_scans = [*getattr(namespace, "stray_scans", []), values]
+
+
+def _add_skull_strip_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--skull-strip", nargs="?", const="yes", default="auto", action=_SkullStrip,
+                   metavar="{" + ",".join(SKULL_STRIP_MODES) + "}",
+                   help="auto (default): strip a scan that still holds a skull, decided from the image, and leave a "
+                        "stripped one alone; yes (or always, or the flag alone): strip every scan; no (never): none")
+
+
+def _validation_commands(commands: argparse._SubParsersAction) -> None:
+    """External validation: trained runs applied to labelled scans from outside their cohort."""
+    p = commands.add_parser("validate", help="external validation: runs applied to labelled scans (the real scans "
+                            "in data/real, or your own): calls.csv and summary.csv")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--runs", action=_Path, help="a folder of run folders (a grid, as brainclf replicate writes it)")
+    which.add_argument("--run", action=_Path, help="one run folder (or its best.pt)")
+    p.add_argument("--manifest", default=str(REAL_MANIFEST), action=_Path,
+                   help="CSV with columns file (relative to it) and label (Healthy, LGG, HGG) (default: data/real's)")
+    p.add_argument("--out", action=_Path, help="folder for calls.csv and summary.csv (default: "
+                   "<runs>/validation/<manifest's folder>, or <run's folder>/validation/<manifest's folder>-<run>)")
+    _add_skull_strip_option(p)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_validate)
+
+
 def _course_commands(commands: argparse._SubParsersAction) -> None:
     """Using the results and the course: source weights, prediction, the notebooks, the book."""
-    p = commands.add_parser("source", help="self-trained source weights (<arch>.pt) for replicate --pretrained DIR")
+    p = commands.add_parser("source", help="self-trained source weights (<arch>.pt; on real data <arch>_fold<k>.pt) for replicate --pretrained DIR")
     _add_config_options(p)
-    p.add_argument("--out", required=True, help="folder for <arch>.pt (existing files are kept)")
+    p.add_argument("--out", required=True, action=_Path, help="folder for <arch>.pt (existing files are kept)")
     p.add_argument("--source-epochs", type=int, default=3, help="epochs of rotation prediction (default 3)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_source)
 
     p = commands.add_parser("predict", help="classify raw NIfTI scans with a trained run")
-    p.add_argument("--run", "--checkpoint", dest="run", required=True, help="a run folder (or its best.pt)")
-    p.add_argument("scans", nargs="+", help="NIfTI scans, any orientation and voxel size")
-    p.add_argument("--skull-strip", action="store_true", help="skull-strip the scans first (as for IXI)")
+    p.add_argument("--run", "--checkpoint", dest="run", required=True, action=_Path, help="a run folder (or its best.pt)")
+    p.add_argument("scans", nargs="*", help="NIfTI scans, any orientation and voxel size")
+    _add_skull_strip_option(p)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.set_defaults(func=_predict)
 
     p = commands.add_parser("notebooks", help="execute the notebooks in order with papermill")
-    p.add_argument("--out", default="runs/notebooks", help="folder for the executed copies")
+    p.add_argument("--out", default="runs/notebooks", action=_Path, help="folder for the executed copies")
     p.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="parameters preset (default fast)")
     p.add_argument("--only", nargs="+", help="run only these notebooks (by number or name)")
     p.add_argument("--solutions", action="store_true",
@@ -365,22 +451,22 @@ def _course_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--trajectories", nargs="+", default=None, metavar="SPEC",
                    help="each 'seed=S[,threads=T][,isa=ISA][,aten=CAPABILITY][,skip=NN+NN]' (default: the shipped table's eleven)")
     p.add_argument("--parallel", type=int, default=2, help="trajectories executed at once (default 2)")
-    p.add_argument("--work", default="runs/expectations", help="where each trajectory's notebooks and runs go")
-    p.add_argument("--out", default=str(MEASURED_TABLE), help="the table (default: the shipped one)")
+    p.add_argument("--work", default="runs/expectations", action=_Path, help="where each trajectory's notebooks and runs go")
+    p.add_argument("--out", default=str(MEASURED_TABLE), action=_Path, help="the table (default: the shipped one)")
     p.add_argument("--write-prose", action="store_true",
                    help="rewrite the ranges the notebooks and README quote from the new table")
     p.set_defaults(func=_expectations)
 
     p = commands.add_parser("book", help="build the course site from the executed notebooks (make book)")
-    p.add_argument("--executed", default="runs/notebooks-fast", help="the executed notebooks and reports (make demo's)")
-    p.add_argument("--solutions", help="the executed worked answers (default: the --executed folder)")
-    p.add_argument("--out", default="runs/book", help="the book's folder; the site lands in OUT/html")
+    p.add_argument("--executed", default="runs/notebooks-fast", action=_Path, help="the executed notebooks and reports (make demo's)")
+    p.add_argument("--solutions", action=_Path, help="the executed worked answers (default: the --executed folder)")
+    p.add_argument("--out", default="runs/book", action=_Path, help="the book's folder; the site lands in OUT/html")
     p.set_defaults(func=_book)
 
     p = commands.add_parser("course", help="the course for a lecturer: an nbgrader course from the notebooks")
-    p.add_argument("--nbgrader", required=True, metavar="DIR", help="the nbgrader course folder (its source/ is rewritten)")
+    p.add_argument("--nbgrader", required=True, metavar="DIR", action=_Path, help="the nbgrader course folder (its source/ is rewritten)")
     p.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="the preset the released notebooks run with")
-    p.add_argument("--output-dir", help="where the students' runs go (default: the notebooks' own, runs/)")
+    p.add_argument("--output-dir", action=_Path, help="where the students' runs go (default: the notebooks' own, runs/)")
     p.set_defaults(func=_course)
 
     p = commands.add_parser("parameters", help="print the trainable-parameter table beside the paper's")

@@ -23,3 +23,15 @@ class RunLockedError(RuntimeError):
 
 class GridIncompleteError(RuntimeError):
     """Runs of a grid submitted to a cluster ended without finishing (the message names each, with its log)."""
+
+
+class MissingExtraError(ModuleNotFoundError, RuntimeError):
+    """A package of one of brainclf's extras is not installed; the message names the extra that installs it.
+
+    A :class:`ModuleNotFoundError`, so code that catches import errors still does, and a :class:`RuntimeError`, so
+    that the command line prints it as the one line it is."""
+
+
+class ManifestError(BadInputError):
+    """A scan manifest (``data/real/manifest.csv``, or a researcher's own) is malformed: the message names the
+    manifest, the line and the file at fault."""

@@ -28,7 +28,9 @@ def _pins(lines: list[str]) -> dict[str, str]:
 
 def test_environment_yml_pins_what_pyproject_pins():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pyproject = _pins(project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    pyproject = _pins(project["dependencies"] + [pin for pins in extras.values() for pin in pins])
+    assert "brainclf[course,cluster,skullstrip]" in extras["dev"]  # make installs .[dev]: every extra
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda = _pins(pip_section)
@@ -150,7 +152,9 @@ def test_only_the_run_module_names_a_runs_files():
 
 
 def test_notebooks_use_only_the_public_api():
+    """``brainclf_lib``'s names, and the course's machinery (checks, expected figures) from ``brainclf_lib.course``."""
     import brainclf_lib
+    import brainclf_lib.course
 
     for path in COURSE:
         name = path.stem
@@ -158,22 +162,26 @@ def test_notebooks_use_only_the_public_api():
             if cell.cell_type != "code":
                 continue
             assert "sys.path" not in cell.source, name  # the package is installed (editable)
-            assert not re.search(r"(from|import) brainclf_lib\.", cell.source), f"{name} reaches past the public API"
-            for match in re.finditer(r"from brainclf_lib import \(?([^)]*?)\)?(?:\n\n|\n[^ ]|$)", cell.source, re.S):
-                names = {n.strip() for n in match[1].replace("\n", " ").split(",") if n.strip()}
-                assert names <= set(brainclf_lib.__all__), (name, names - set(brainclf_lib.__all__))
+            assert not re.search(r"(from|import) brainclf_lib\.(?!course import )", cell.source), \
+                f"{name} reaches past the public API"
+            for match in re.finditer(r"from brainclf_lib(\.course)? import \(?([^)]*?)\)?(?:\n\n|\n[^ ]|$)",
+                                     cell.source, re.S):
+                public = set((brainclf_lib.course if match[1] else brainclf_lib).__all__)
+                names = {n.strip() for n in match[2].replace("\n", " ").split(",") if n.strip()}
+                assert names <= public, (name, names - public)
 
 
 def _notebook_calls() -> dict[str, set[str]]:
-    """Every library name a notebook uses (its imports from ``brainclf_lib`` and ``viz.<name>``), by notebook."""
+    """Every library name a notebook uses (its imports from ``brainclf_lib``, ``brainclf_lib.course`` as
+    ``course.<name>``, and ``viz.<name>``), by notebook."""
     calls: dict[str, set[str]] = {}
     for path in COURSE:
         name = path.stem
         source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
-        for match in re.finditer(r"from brainclf_lib import \(([^)]*)\)|from brainclf_lib import ([^\n(]+)", source):
-            for used in (match[1] or match[2]).replace("\n", ",").split(","):
+        for match in re.finditer(r"from brainclf_lib(\.course)? import (?:\(([^)]*)\)|([^\n(]+))", source):
+            for used in (match[2] or match[3]).replace("\n", ",").split(","):
                 if used.strip():
-                    calls.setdefault(used.strip(), set()).add(name)
+                    calls.setdefault(("course." if match[1] else "") + used.strip(), set()).add(name)
         for used in re.findall(r"\bviz\.(\w+)\(", source):
             calls.setdefault(f"viz.{used}", set()).add(name)
     return calls
@@ -183,9 +191,10 @@ def test_what_a_notebook_calls_says_where_it_is_taught_and_documents_its_argumen
     import inspect
 
     import brainclf_lib
+    import brainclf_lib.course  # noqa: F401 (getattr(brainclf_lib, "course") below)
 
     calls = _notebook_calls()
-    assert {"fit", "make_config", "prepare_data", "viz.confusion"} <= set(calls)
+    assert {"fit", "make_config", "prepare_data", "viz.confusion", "course.check"} <= set(calls)
     missing = []
     for used in sorted(calls):
         obj = brainclf_lib
@@ -242,3 +251,21 @@ def test_no_library_function_is_longer_than_a_reader_can_hold():
             for path in sorted((ROOT / "brainclf_lib").rglob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60]
     assert not long, long
+
+
+def test_every_test_file_the_readme_and_notebooks_name_exists():
+    texts = [ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb")),
+             *sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))]
+    named = {(path.relative_to(ROOT).as_posix(), test) for path in texts
+             for test in re.findall(r"\btests/[\w/]+\.py\b", path.read_text())}
+    assert len(named) > 3
+    assert not [(where, test) for where, test in sorted(named) if not (ROOT / test).is_file()]
+
+
+def test_the_readme_states_the_fast_presets_epochs():
+    from brainclf_lib.experiment.config import make_config
+
+    readme = (ROOT / "README.md").read_text()
+    described = re.findall(r"`fast`(?: preset)?(?: is for a CPU)? \(([^()]*)\)", readme)  # "`fast` preset (8 mm, ...)"
+    stated = [int(n) for text in described for n in re.findall(r"(\d+) epochs", text)]
+    assert stated and set(stated) == {make_config("fast").epochs}, stated

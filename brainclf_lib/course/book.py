@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..extras import require
 from ..paths import PathLike, resolve
 from .notebooks import NOTEBOOKS_DIR, ORDER, SOLUTIONS_SUFFIX, executed_name
 
@@ -56,6 +57,8 @@ def build_book(executed: PathLike, out: PathLike, solutions: PathLike | None = N
     Returns:
         ``out/html/index.html``.
     """
+    for package in ("sphinx", "myst_nb", "sphinx_book_theme"):  # the builder runs them in a process of its own
+        require(package, "course", "the course site (brainclf book)")
     executed, out = resolve(executed), resolve(out)
     solutions = resolve(solutions) if solutions else executed
     source = out / "source"

@@ -10,7 +10,6 @@ itself: importing the library leaves plotly's default renderer as it was.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 
 import nibabel as nib
@@ -18,13 +17,13 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import display
-from plotly.io._base_renderers import NotebookRenderer, PlotlyRenderer  # subclassed below: no MathJax from a CDN
 from plotly.subplots import make_subplots
 
 from ..conventions import BRATS_CONTRASTS, CLASSES
 from ..data.discovery import raw_contrast_path
-from ..training.selection import selection_scores
+from ..training.selection import effective_window, selection_scores
 
 
 class CourseFigure(go.Figure):
@@ -34,7 +33,7 @@ class CourseFigure(go.Figure):
 
     def _repr_mimebundle_(self, include=None, exclude=None, validate: bool = True, **kwargs) -> dict:
         figure = self.to_dict()
-        return {key: value for renderer in _renderers() for key, value in renderer.to_mimebundle(figure).items()}
+        return {**_plotly_json().to_mimebundle(figure), "text/html": _offline_html(figure)}
 
     def _ipython_display_(self) -> None:
         display(self._repr_mimebundle_(), raw=True)
@@ -171,6 +170,7 @@ def selection_curves(log: pd.DataFrame, window: int) -> go.Figure:
         log: a run's log.
         window: the run's ``selection_window``.
     """
+    window = effective_window(window, len(log))
     single, smoothed = selection_scores(log, 1), selection_scores(log, window)
     figure = go.Figure()
     figure.add_scatter(x=log["epoch"], y=single, name="each epoch alone", mode="lines+markers", line=dict(color="#999"))
@@ -364,21 +364,17 @@ def _contrast_order(name: str) -> int:
 
 
 @functools.cache
-def _renderers() -> tuple[PlotlyRenderer, NotebookRenderer]:
-    """The two renderers, the HTML one activated on first use: plotly.js is embedded once per kernel."""
-    offline = _OfflineNotebookRenderer()
-    offline.activate()
-    return PlotlyRenderer(), offline
+def _plotly_json():
+    """plotly's JSON renderer, which JupyterLab draws, from plotly's registry of renderers. Its first use also
+    activates plotly's ``notebook`` renderer, which embeds plotly.js once per kernel for :func:`_offline_html`; the
+    default renderer is left as it was."""
+    pio.renderers["notebook"].activate()
+    return pio.renderers["plotly_mimetype"]
 
 
-class _OfflineNotebookRenderer(NotebookRenderer):
-    """Plotly's notebook renderer without the MathJax ``<script>`` it points at a CDN: the figures use no LaTeX, and
-    a static page (nbconvert, ``make book``) must not reach the network."""
-
-    def to_mimebundle(self, fig_dict: dict) -> dict:
-        bundle = super().to_mimebundle(fig_dict)
-        bundle["text/html"] = _CDN_MATHJAX.sub("", bundle["text/html"])
-        return bundle
-
-
-_CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>')
+def _offline_html(figure: dict) -> str:
+    """The figure as HTML, drawn by the plotly.js that :func:`_plotly_json` embedded (``pio.to_html`` as the notebook
+    renderer calls it), without the MathJax ``<script>`` that renderer points at a CDN: the figures use no LaTeX,
+    and a static page (nbconvert, ``make book``) must not reach the network."""
+    return pio.to_html(figure, include_plotlyjs=False, include_mathjax=False, full_html=False, default_width="100%",
+                       default_height=525, validate=False)

@@ -24,9 +24,16 @@ MANUALLY_GRADED = ("03.3", "05.3", "08.3")
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 CONFIG = '''"""nbgrader's configuration of the brainclf course: written by `brainclf course --nbgrader`, do not edit."""
+import os
+import sys
+
+# nbgrader runs the `alembic` installed beside it, found on PATH: its folder goes first, so that `.venv/bin/nbgrader`
+# works without the venv activated.
+if os.path.dirname(sys.executable) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 c = get_config()  # noqa: F821 (nbgrader's loader defines it)
 c.CourseDirectory.course_id = "brainclf"
-c.CourseDirectory.db_assignments = [{assignments}]
+# The assignments are the folders of source/: `nbgrader generate_assignment NAME` adds each to the gradebook.
 c.ClearSolutions.code_stub = {{"python": {stub!r}}}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # An assignment executes its lesson, which trains runs: minutes on a CPU at the fast preset, not nbgrader's 30 s.
@@ -71,8 +78,7 @@ def export_nbgrader(out: PathLike, preset: str = "fast", output_dir: str | None 
         path = source / name / f"{name}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    (out / "nbgrader_config.py").write_text(CONFIG.format(
-        assignments=", ".join(f'{{"name": "{name}"}}' for name in names), stub=CODE_STUB, timeout=timeout))
+    (out / "nbgrader_config.py").write_text(CONFIG.format(stub=CODE_STUB, timeout=timeout))
     return out
 
 

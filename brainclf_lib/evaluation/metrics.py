@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from statsmodels.stats import contingency_tables
 
 from ..conventions import CLASSES
 
@@ -130,15 +130,16 @@ def bootstrap_ci(
 
 
 def mcnemar(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int]) -> dict[str, float]:
-    """Exact McNemar test: do two models, on the same subjects, differ in which subjects they get right?"""
+    """Exact McNemar test (statsmodels'): do two models, on the same subjects, differ in which subjects they get
+    right? Only the discordant subjects count; with none, the p-value is 1."""
     y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
     if not y_true.shape == pred_a.shape == pred_b.shape:
         raise ValueError("McNemar's test needs both models' predictions on the same subjects")
-    a_only = int(np.sum((pred_a == y_true) & (pred_b != y_true)))
-    b_only = int(np.sum((pred_a != y_true) & (pred_b == y_true)))
-    n = a_only + b_only
-    p_value = 1.0 if n == 0 else binomtest(a_only, n, 0.5).pvalue
-    return {"a_right_b_wrong": a_only, "b_right_a_wrong": b_only, "p_value": float(p_value)}
+    a_right, b_right = pred_a == y_true, pred_b == y_true
+    table = [[int(np.sum(a_right & b_right)), int(np.sum(a_right & ~b_right))],
+             [int(np.sum(~a_right & b_right)), int(np.sum(~a_right & ~b_right))]]
+    test = contingency_tables.mcnemar(table, exact=True)
+    return {"a_right_b_wrong": table[0][1], "b_right_a_wrong": table[1][0], "p_value": float(test.pvalue)}
 
 
 def _specificity(counts: np.ndarray) -> np.ndarray:

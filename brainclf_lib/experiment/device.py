@@ -52,7 +52,11 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContext
 
 
 def configure_backends(device: torch.device) -> None:
-    """cuDNN's autotuner on CUDA: every volume has the same shape, so the fastest kernels are picked once."""
+    """cuDNN's autotuner on CUDA: every volume has the same shape, so the fastest kernels are picked once.
+
+    The price: the kernels it picks, and cuDNN's 3D convolution backward pass, are not deterministic, so on CUDA a
+    resumed run (like any run) matches another only within the run-to-run spread; the CPU's are reproducible.
+    """
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 

@@ -8,7 +8,7 @@ set of them:
 
 - ``corrected`` (the default): 3-fold stratified CV, ``W_c = 1 - n_c / N`` from the training fold, training
   subjects augmented only, metrics per evaluation, and the epoch chosen on a validation subset of the training fold.
-- ``paper``: the same as the paper writes it. The paper names no validation subset, so the model after the last
+- ``paper-text``: the same as the paper writes it. The paper names no validation subset, so the model after the last
   epoch is the one tested (``last_epoch``).
 - ``published-code``: every deviation below, as the code ran them.
 

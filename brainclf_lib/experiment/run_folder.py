@@ -26,9 +26,9 @@ from torch import nn
 
 from ..conventions import INIT_LABELS, KINETICS, is_kinetics
 from ..errors import RunExistsError, RunLockedError
-from ..files import load_torch, read_json, save_torch, write_csv, write_json
+from ..files import file_sha256, load_torch, read_json, save_torch, write_csv, write_json
 from ..models.architectures import build_model
-from ..paths import PathLike, resolve
+from ..paths import PathLike, data_dir, resolve
 from .config import ExperimentConfig
 from .protocols import protocol_plan
 
@@ -43,7 +43,9 @@ NAMED_SETTINGS: tuple[str, ...] = ("arch", "fold")
 def identity(config: ExperimentConfig) -> dict[str, Any]:
     """The settings that decide a run's result: every field but the :data:`EXECUTION_SETTINGS`.
 
-    A protocol counts by the deviations it runs with, not by its name: ``protocol="paper-text"`` and the corrected
+    Pre-trained weights count by their content, not their path (:func:`weights_identity`); a data folder by its
+    place under the data folder (the same however it was typed, and in any checkout). A protocol counts by
+    the deviations it runs with, not by its name: ``protocol="paper-text"`` and the corrected
     protocol with ``last_epoch`` added are one run. A setting the protocol overrides (the learning rate under
     ``published_lr``, the folds under ``random_split``) counts by the value it trains with, so one training has one
     digest.
@@ -51,9 +53,25 @@ def identity(config: ExperimentConfig) -> dict[str, Any]:
     plan = protocol_plan(config)
     settings = {key: value for key, value in config.to_dict().items() if key not in EXECUTION_SETTINGS}
     del settings["protocol"]
+    settings["pretrained"] = weights_identity(config.pretrained)
+    if config.data_root != "synthetic":  # typed relative (a notebook) or absolute (the CLI): one run either way
+        folder = resolve(config.data_root)
+        settings["data_root"] = folder.relative_to(data_dir()).as_posix() if folder.is_relative_to(data_dir()) else str(folder)
     settings.update(plan.replaced)  # a setting the protocol overrides counts by what it trains with
     settings["deviations"] = sorted(plan.deviations)
     return settings
+
+
+def weights_identity(pretrained: str | None) -> str | None:
+    """What a run's ``pretrained`` setting contributes to its identity: ``None``, ``kinetics400`` (torchvision checks
+    those weights' hash itself), or ``sha256:<hex>`` of the file's content. Weights regenerated under the same path
+    (another seed, more source epochs, real data after synthetic) make another run, never a stale one; the same
+    file at another path (another checkout) is the same run. A file not there yet counts by its path.
+    """
+    if pretrained is None or is_kinetics(pretrained):
+        return pretrained
+    path = resolve(pretrained)
+    return f"sha256:{file_sha256(path)}" if path.is_file() else str(pretrained)
 
 
 def config_digest(config: ExperimentConfig) -> str:
@@ -105,7 +123,8 @@ def differing_settings(stored: ExperimentConfig, requested: ExperimentConfig) ->
 
 @dataclass
 class ResumeState:
-    """What ``last.pt`` holds: everything a killed run needs to go on to the same weights as one never interrupted."""
+    """What ``last.pt`` holds: everything a killed run needs to go on to the same weights as one never interrupted
+    (on the CPU; on CUDA cuDNN's non-deterministic kernels make every run, resumed or not, differ slightly)."""
 
     model: dict[str, Any]  # the weights after ``epoch``
     optimizer: dict[str, Any]  # Adam's moments and step counts

@@ -6,6 +6,7 @@ the head (400 Kinetics classes there) takes the source weights.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from ..conventions import is_kinetics
+from ..errors import BadInputError
 from ..files import load_torch
 from ..paths import PathLike
 
@@ -70,6 +72,34 @@ def load_source_state(pretrained: PathLike, arch: str) -> dict[str, torch.Tensor
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors")
     return {key.removeprefix("module."): value for key, value in state.items()}
+
+
+def check_source_disjoint(pretrained: PathLike | None, data: str, tested: Iterable[str]) -> None:
+    """Refuse source weights that learned from a subject this run tests.
+
+    Self-trained weights record the cohort and subjects they learned from
+    (:func:`~brainclf_lib.training.source_task.make_source_weights`); on real data each fold has its own, and the
+    weights of one fold learned from the subjects the other folds test. Kinetics-400 and weights without a record
+    (trained elsewhere) pass: what they learned from is not ours to check.
+
+    Args:
+        pretrained: the run's ``pretrained`` setting.
+        data: the run's cohort, as :func:`~brainclf_lib.data.source.data_key` names it.
+        tested: the subjects of the run's test fold.
+    """
+    if pretrained is None or is_kinetics(pretrained):
+        return
+    checkpoint = load_torch(pretrained)
+    record = checkpoint.get("source") if isinstance(checkpoint, dict) else None
+    if not isinstance(record, dict) or record.get("data") != data:
+        return
+    shared = sorted(set(record.get("subjects", [])) & set(tested))
+    if shared:
+        raise BadInputError(
+            f"{pretrained} learned from {len(shared)} subjects that this run tests ({', '.join(shared[:4])}"
+            f"{' ...' if len(shared) > 4 else ''}): it was made for fold {record.get('fold')}. Give the folder of "
+            "source weights (each fold loads its own <arch>_fold<k>.pt) or `brainclf source` for this fold."
+        )
 
 
 def transfer_weights(

@@ -22,7 +22,7 @@ from ..training.loop import fit
 
 
 def protocol_variants(config: ExperimentConfig, deviations: Sequence[str] | None = None) -> dict[str, ExperimentConfig]:
-    """The configs compared: ``corrected``, ``+ <deviation>`` for each of ``deviations``, ``paper`` and
+    """The configs compared: ``corrected``, ``+ <deviation>`` for each of ``deviations``, ``paper-text`` and
     ``published-code``, all otherwise equal to ``config`` (fold 0: the random split has no other).
 
     Taught in ``08_protocols``.

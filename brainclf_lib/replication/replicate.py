@@ -26,6 +26,7 @@ from ..models.architectures import ARCHS, PAPER_NAMES
 from ..models.pretrained import PretrainedWeightsUnavailable, load_source_state
 from ..paths import PathLike, resolve
 from ..training.loop import fit
+from ..training.source_task import source_weights_file
 from . import cluster
 from .cluster import SlurmSettings
 
@@ -49,12 +50,13 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
               slurm: SlurmSettings | None = None, wait: bool = True, dry_run: bool = False) -> pd.DataFrame | None:
     """Run the grid (skipping finished runs) and write ``<output_dir>/results.csv``: a row per run and class.
 
-    Taught in ``06_results`` (``-p fill_missing True``); ``brainclf replicate`` is its command line.
+    Taught in ``06_results`` (its ``fill_missing`` cell, on by default); ``brainclf replicate`` is its command line.
 
     Args:
         config: the experiment; its architecture, initialisation and fold are replaced by the grid's.
         archs: the architectures of the grid.
-        pretrained: ``kinetics400``, or a folder holding ``<arch>.pt`` source weights for each architecture;
+        pretrained: ``kinetics400``, or a folder holding ``<arch>.pt`` source weights for each architecture
+            (or ``<arch>_fold<k>.pt`` for each fold, as ``brainclf source`` makes them on real data);
             ``None`` trains the scratch arm only.
         devices: one run at a time per device (e.g. ``["cuda:0", "cuda:1"]``); default: the config's device.
         progress: show progress bars.
@@ -197,7 +199,7 @@ def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFr
 def _with_source(config: ExperimentConfig, pretrained: str | None) -> ExperimentConfig:
     if config.pretrained is None or is_kinetics(pretrained):
         return config
-    return config.replace(pretrained=str(resolve(pretrained) / f"{config.arch}.pt"))
+    return config.replace(pretrained=str(source_weights_file(pretrained, config)))
 
 
 def _check_sources(runs: list[ExperimentConfig]) -> None:

@@ -4,7 +4,10 @@ Taught in ``04_train``, where one training step is written out in a cell before 
 and epoch. Weighted cross-entropy from the training fold's labels, Adam, autocast, and two checkpoints written at
 most every :data:`RESUME_EVERY_S` seconds and at the end: ``best`` (the chosen epoch's weights, held in memory
 between writes) and ``last`` (the resume state). Each epoch is seeded from
-``(seed, epoch)``, so a run killed at any moment and resumed ends with the same weights as one never interrupted.
+``(seed, epoch)``, so on the CPU a run killed at any moment and resumed ends with the same weights as one never
+interrupted. On CUDA it resumes from the same state but not to the same weights: cuDNN's autotuner and its 3D
+convolutions' backward pass are not deterministic, so two runs, interrupted or not, differ within the run-to-run
+spread.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..conventions import CLASS_TO_INDEX
 from ..data.datasets import VolumeDataset, make_loader
+from ..data.source import data_key
 from ..data.step import FoldData, load_fold, prepare_data
 from ..errors import NonFiniteLossError
 from ..evaluation.metrics import classification_metrics
@@ -45,8 +49,9 @@ from ..experiment.device import (
 from ..experiment.protocols import ProtocolPlan, protocol_plan
 from ..experiment.run_folder import ResumeState, Run
 from ..models.architectures import build_model
+from ..models.pretrained import check_source_disjoint
 from .losses import weighted_cross_entropy
-from .selection import selection_scores
+from .selection import effective_window, selection_scores
 from .step import training_step
 
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds", "data_wait"]
@@ -81,13 +86,13 @@ def fit(config: ExperimentConfig, resume: bool = False, overwrite: bool = False,
 @dataclass
 class EpochStats:
     """What one training epoch measured: mean loss, steps, seconds in all and spent waiting for data, and the first
-    non-finite loss met (its value, step and subjects), if any: the epoch stops there."""
+    non-finite loss met (its value, step, subjects and process rank), if any: the epoch stops there."""
 
     loss: float
     steps: int
     seconds: float
     data_wait: float
-    non_finite: tuple[float, int, list[str]] | None = None
+    non_finite: tuple[float, int, list[str], int] | None = None
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
@@ -106,7 +111,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
         loss_fn: maps ``(logits, labels)`` to a scalar.
         scaler: a ``GradScaler`` for fp16 autocast; ``None`` or a disabled one otherwise.
         dtype: the autocast dtype, or ``None`` for full precision.
-        accumulate: batches whose gradients add up before an optimiser step.
+        accumulate: batches whose gradients add up before an optimiser step. The epoch's last group steps too,
+            however short, its losses scaled by its own size: no batch's gradient is dropped.
         max_steps: stop after this many batches (smoke runs).
         targets: ``targets(batch) -> (images, labels)`` for tasks other than the labels' (the source task's
             rotations); by default the batch's own image and label.
@@ -117,9 +123,10 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
     total, count, waited, step = 0.0, 0, 0.0, 0
     began = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
-    bar = tqdm(total=len(loader), desc=description, leave=False, disable=not progress, unit="batch")
+    steps = len(loader) if max_steps is None else min(len(loader), max_steps)
+    bar = tqdm(total=steps, desc=description, leave=False, disable=not progress, unit="batch")
     batches = iter(loader)
-    while max_steps is None or step < max_steps:
+    while step < steps:
         asked = time.perf_counter()
         batch = next(batches, None)
         waited += time.perf_counter() - asked
@@ -129,12 +136,13 @@ def train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimi
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last_3d)
-        loss = training_step(model, images, labels, loss_fn, optimizer, scaler, device, dtype, accumulate,
-                             update=(step + 1) % accumulate == 0)
-        if not torch.isfinite(loss):
+        group = min(accumulate, steps - step // accumulate * accumulate)  # the epoch's last group may be short
+        loss, finite = training_step(model, images, labels, loss_fn, optimizer, scaler, device, dtype, group,
+                                     update=(step + 1) % accumulate == 0 or step + 1 == steps)
+        if not finite:  # on some process: every process stops here, with the same report
             bar.close()
             return EpochStats(total / max(count, 1), step, time.perf_counter() - began, waited,
-                              (loss.item(), step, list(batch["subject_id"])))
+                              _first_non_finite(loss.item(), step, list(batch["subject_id"])))
         total += loss.item() * len(labels)
         count += len(labels)
         step += 1
@@ -272,6 +280,7 @@ def _setup(config: ExperimentConfig, device: torch.device) -> _Parts:
     configure_backends(device)
     seed_everything(config.seed)
     data = load_fold(config)
+    check_source_disjoint(config.pretrained, data_key(config), [subject["subject_id"] for subject in data.test.subjects])
     plan = protocol_plan(config)  # lr, dropout, loss weights and what is tested: the config's or the published code's
     model = build_model(config.arch, in_channels=len(config.contrasts), pretrained=config.pretrained,
                         dropout=plan.dropout, stem_init=config.stem_init).to(device)
@@ -308,10 +317,11 @@ def _epoch(config: ExperimentConfig, parts: _Parts, step_model: nn.Module, state
                         channels_last=parts.channels_last, accumulate=config.accumulate,
                         max_steps=config.max_steps_per_epoch, description=f"epoch {epoch + 1}/{config.epochs}",
                         progress=progress)
-    if stats.non_finite is not None:
+    if stats.non_finite is not None:  # every process raises the same error (train_epoch agreed on the report)
+        value, step, subjects, where = stats.non_finite
         raise NonFiniteLossError(
-            f"The training loss became {stats.non_finite[0]} at epoch {epoch}, step {stats.non_finite[1]} "
-            f"(subjects {stats.non_finite[2]}); the last good checkpoint is kept in {run.folder}. "
+            f"The training loss became {value} at epoch {epoch}, step {step} (subjects {subjects}"
+            f"{f', on process {where}' if distributed else ''}); the last good checkpoint is kept in {run.folder}. "
             "Check those volumes for NaN values, or lower the learning rate."
         )
     if config.recompute_bn:  # on the training volumes as evaluation sees them: not augmented, but rescaled or
@@ -320,7 +330,8 @@ def _epoch(config: ExperimentConfig, parts: _Parts, step_model: nn.Module, state
     val = evaluate_model(parts.model, data.val, device, dtype, parts.loss_fn) if len(data.val) else None
     state.validated.append({"epoch": epoch, "val_macro_f1": val["macro_f1"] if val else math.nan,
                             "val_loss": val["loss"] if val else math.nan})
-    score = float(selection_scores(pd.DataFrame(state.validated), config.selection_window).iloc[-1])
+    window = effective_window(config.selection_window, config.epochs)  # complete windows only; NaN is never best
+    score = float(selection_scores(pd.DataFrame(state.validated), window).iloc[-1])
     if parts.plan.test_every_epoch and rank == 0:
         tested = predict_subjects(parts.model, data.test, device, dtype).assign(epoch=epoch)  # the code tested every epoch
         state.accumulated += tested.to_dict("records") if parts.plan.accumulate_test else []
@@ -340,6 +351,16 @@ def _evaluate_best(model: nn.Module, data: FoldData, config: ExperimentConfig, d
         model.load_state_dict(run.best_state(device)["model"])
     predictions = predict_subjects(model, data.test, device, dtype)
     run.write_evaluation(predictions, metrics_of(predictions, config.seed))
+
+
+def _first_non_finite(value: float, step: int, subjects: list[str]) -> tuple[float, int, list[str], int]:
+    """``(loss, step, subjects, rank)`` of the first process whose loss was not finite, the same on every process
+    (under DDP the others stopped because of it: their own losses were finite)."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return value, step, subjects, 0
+    reports: list = [None] * dist.get_world_size()
+    dist.all_gather_object(reports, (value, step, subjects, dist.get_rank()))
+    return next(report for report in reports if not math.isfinite(report[0]))
 
 
 def _published_validation(tested: pd.DataFrame, train_loss_sum_over_test: float) -> dict[str, float]:

