@@ -17,7 +17,7 @@ from torchvision.models import get_model_weights
 from ..conventions import is_kinetics
 from ..errors import BadInputError
 from ..files import load_torch
-from ..paths import PathLike
+from ..paths import PathLike, resolve
 
 STEM_PREFIX = "stem."
 HEAD_PREFIX = "fc."
@@ -60,7 +60,7 @@ def load_source_state(pretrained: PathLike, arch: str) -> dict[str, torch.Tensor
                     "or pass the path of a local state dict as `pretrained`."
                 ) from error
     else:
-        path = Path(pretrained)
+        path = resolve(pretrained)  # as a run's identity reads it (run_folder.weights_identity)
         if not path.is_file():
             raise FileNotFoundError(f"Pre-trained weights file {path} does not exist")
     try:
@@ -89,16 +89,19 @@ def check_source_disjoint(pretrained: PathLike | None, data: str, tested: Iterab
     """
     if pretrained is None or is_kinetics(pretrained):
         return
-    checkpoint = load_torch(pretrained)
+    checkpoint = load_torch(resolve(pretrained))
     record = checkpoint.get("source") if isinstance(checkpoint, dict) else None
-    if not isinstance(record, dict) or record.get("data") != data:
+    # Another cohort (the synthetic source's) shares no subject even where names repeat; weights made for a fold
+    # are checked whatever folder the run's data was prepared into (the same subjects at another spacing).
+    if not isinstance(record, dict) or (record.get("fold") is None and record.get("data") != data):
         return
     shared = sorted(set(record.get("subjects", [])) & set(tested))
     if shared:
         raise BadInputError(
             f"{pretrained} learned from {len(shared)} subjects that this run tests ({', '.join(shared[:4])}"
-            f"{' ...' if len(shared) > 4 else ''}): it was made for fold {record.get('fold')}. Give the folder of "
-            "source weights (each fold loads its own <arch>_fold<k>.pt) or `brainclf source` for this fold."
+            f"{' ...' if len(shared) > 4 else ''}): it was made for fold {record.get('fold')}. Pass the file made "
+            "for this run's fold, <arch>_fold<k>.pt (`brainclf source` writes one a fold; `replicate --pretrained "
+            "DIR` gives each fold its own)."
         )
 
 

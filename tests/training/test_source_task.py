@@ -28,5 +28,23 @@ def test_on_real_data_each_fold_gets_source_weights_that_never_saw_its_test_subj
     tested = [s["subject_id"] for s in load_fold(config).test.subjects]
     with pytest.raises(BadInputError, match=r"r3d_18_fold1\.pt learned from \d+ subjects that this run tests"):
         check_source_disjoint(str(tmp_path / "source" / "r3d_18_fold1.pt"), data_key(config), tested)
+    with pytest.raises(BadInputError, match="made for fold 1"):  # the same subjects prepared into another folder
+        check_source_disjoint(str(tmp_path / "source" / "r3d_18_fold1.pt"), "prepared/at-another-spacing", tested)
     with pytest.raises(BadInputError, match="made for fold 1"):
         fit(config.replace(pretrained=str(tmp_path / "source" / "r3d_18_fold1.pt")), progress=False)
+
+
+def test_a_relative_weights_path_is_read_where_the_runs_identity_reads_it(tmp_path, monkeypatch):
+    """Relative to the repository root, like every path of the library, whatever the current folder."""
+    import os
+
+    import torch
+
+    from brainclf_lib.models.pretrained import load_source_state
+    from brainclf_lib.paths import REPO_ROOT
+
+    weights = tmp_path / "w.pt"
+    torch.save({"layer.weight": torch.ones(2)}, weights)
+    monkeypatch.chdir(tmp_path / "..")
+    relative = os.path.relpath(weights, REPO_ROOT)
+    assert torch.equal(load_source_state(relative, "r3d_18")["layer.weight"], torch.ones(2))
