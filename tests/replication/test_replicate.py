@@ -37,7 +37,8 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
                "--input-shape", *map(str, tiny_config.input_shape), "--skull-strip", "none", "--num-workers", "0",
                "--output-dir", tiny_config.output_dir, "--arch", "r3d", "--quiet"]
     assert main(["source", *options, "--out", str(tmp_path / "sources"), "--source-epochs", "1"]) == 0
-    assert (tmp_path / "sources" / "r3d_18.pt").exists()
+    # real data: one source model a fold, from that fold's training subjects (never another fold's test subjects)
+    assert sorted(p.name for p in (tmp_path / "sources").glob("r3d_18*.pt")) == [f"r3d_18_fold{k}.pt" for k in range(3)]
     table = replicate(tiny_config.replace(epochs=1, max_steps_per_epoch=2), archs=("r3d",),
                       pretrained=str(tmp_path / "sources"), progress=False)
     names = sorted(table["run"].unique())
@@ -45,6 +46,8 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     scratch = table[table["init"] == "scratch"]["run"].unique()
     grid_config = tiny_config.replace(epochs=1, max_steps_per_epoch=2)
     assert {name.split("-")[1] for name in scratch} == {config_digest(grid_config)}  # one experiment, one digest
+    sources = {Run(tmp_path / "runs" / name).config.pretrained.rsplit("/", 1)[-1] for name in names if "pretrained" in name}
+    assert sources == {f"r3d_18_fold{k}.pt" for k in range(3)}  # each fold's run loaded its own fold's weights
     assert collect_runs(tmp_path / "runs", like=tiny_config.replace(lr=1.0)).empty  # another experiment: none of these
     assert len(table) == 6 * 3 and set(table["class"]) == {"Healthy", "LGG", "HGG"}
     written = pd.read_csv(tmp_path / "runs" / "results.csv")
