@@ -44,7 +44,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ".files": ("write_csv",),
     ".models.architectures": ("ARCHS", "build_model", "parameter_table", "stage_shapes"),
     ".models.pretrained": ("PretrainedWeightsUnavailable",),
-    ".paths": ("data_relative", "resolve"),
+    ".paths": ("data_relative", "resolve", "shown"),
     ".replication.calibration": ("PAPER_RANGES", "measured_calibration"),
     ".replication.comparison": ("compare_protocols", "protocol_table", "protocol_variants"),
     ".replication.replicate": ("collect_runs", "cross_validate", "missing_runs", "paired_comparisons", "replicate",

@@ -186,7 +186,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _book(args: argparse.Namespace) -> int:
-    print(f"[book] {build_book(args.executed, args.out, args.solutions)}")
+    print(f"[book] {build_book(args.executed, args.out, args.solutions, lab_url=args.lab_url)}")
     return 0
 
 
@@ -461,6 +461,8 @@ def _course_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--executed", default="runs/notebooks-fast", action=_Path, help="the executed notebooks and reports (make demo's)")
     p.add_argument("--solutions", action=_Path, help="the executed worked answers (default: the --executed folder)")
     p.add_argument("--out", default="runs/book", action=_Path, help="the book's folder; the site lands in OUT/html")
+    p.add_argument("--lab-url", help="the notebooks folder of the JupyterLab the pages' links open (default: "
+                   "$BRAINCLF_LAB_URL, else make lab's http://localhost:8888/lab/tree/notebooks)")
     p.set_defaults(func=_book)
 
     p = commands.add_parser("course", help="the course for a lecturer: an nbgrader course from the notebooks")

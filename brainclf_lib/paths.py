@@ -36,6 +36,32 @@ def data_relative(path: PathLike) -> str:
         return path.name
 
 
+def shown(path: PathLike) -> str:
+    """A path as a page or a printout shows it: a relative path as it is, an absolute one relative to the repository
+    root or to the data folder when it lies inside, else ``~/...`` in the home folder, else ``.../`` and its last two
+    parts, so that no page publishes the absolute paths of the machine that ran it.
+
+    Taught in ``05_transfer_learning``.
+
+    Args:
+        path: any file or folder.
+
+    >>> shown(REPO_ROOT / "runs" / "r3d"), shown("runs"), shown("/scratch/me/course/runs")
+    ('runs/r3d', 'runs', '.../course/runs')
+    >>> shown(Path.home() / ".cache" / "torch")  # torch's hub cache
+    '~/.cache/torch'
+    """
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    for root, prefix in ((REPO_ROOT, ""), (data_dir(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return ".../" + "/".join(path.parts[-2:])
+
+
 def resolve(path: PathLike, base: Path | None = None) -> Path:
     """Resolve a relative path against the repository root (not the current folder), so notebooks run anywhere.
 

@@ -6,8 +6,8 @@ import re
 import nbformat
 import pytest
 
-from brainclf_lib.course.book import build_book
-from brainclf_lib.course.browser import check_pages
+from brainclf_lib.course.book import ARCH_LABELS, build_book
+from brainclf_lib.course.browser import check_pages, faults
 from brainclf_lib.course.exercises import EXERCISES
 from brainclf_lib.course.expectations import RECORD_MIME, measured_table
 from brainclf_lib.course.notebooks import ORDER, run_notebooks
@@ -87,7 +87,9 @@ def test_every_worked_answer_runs_and_passes_its_check(answers):
 
 def test_the_course_site_draws_every_figure_in_a_browser(course, answers, tmp_path):
     """make book, offline, then every page in headless Chromium: no page draws fewer figures than its notebook made,
-    none is blank, and each leaves a screenshot."""
+    none is blank, none shows what a reader should not see (a table or figure wider than its column, raw markdown,
+    the machine's paths, a dead link; ranges from a number to itself are only reported), and each leaves a
+    screenshot."""
     index = build_book(course[0], tmp_path / "book", solutions=answers[0])
     html = index.parent
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
@@ -98,6 +100,9 @@ def test_the_course_site_draws_every_figure_in_a_browser(course, answers, tmp_pa
     remote = [p for p in html.rglob("*.html") if re.search(r"""<(script|link)[^>]+(src|href)=["']https?://""", p.read_text())]
     assert not remote, remote
     assert "localhost:8888/lab/tree/notebooks/04_train.ipynb" in (html / "04_train.html").read_text()
+    landing = (html / "index.html").read_text()
+    assert all(f"{ARCH_LABELS[arch]}<" in landing for arch in ARCH_LABELS) and "Training (-p arch" not in landing
+    assert 'href="solutions/06_results_solutions.html"' in landing and "What you will learn" in landing
     checked = check_pages(tmp_path / "book", screenshots=tmp_path / "screenshots").set_index("page")
     reports = {f"_static/{name}" for name in ("report.html", "protocols.html", "montage.html")}
     content = {p for p in pages if not p.startswith("_static/") and p not in ("genindex.html", "search.html")}
@@ -109,6 +114,9 @@ def test_the_course_site_draws_every_figure_in_a_browser(course, answers, tmp_pa
     pages_text = checked.drop(index=list(reports))["text characters"]  # a report may be mostly a figure
     assert (pages_text > 500).all(), pages_text
     assert (checked.loc[list(reports), "drawn"] > 0).all(), checked.loc[list(reports)]
+    failing, reported = faults(checked.reset_index())
+    print("reported, not failed:", *reported, sep="\n  ")
+    assert not failing, "\n".join(failing)
     screenshots = sorted((tmp_path / "screenshots").glob("*.png"))
     assert len(screenshots) == len(checked) and all(p.stat().st_size > 20_000 for p in screenshots)
 

@@ -1,60 +1,106 @@
-"""A built course site, looked at as a student would: every page opened in headless Chromium after its scripts ran,
-what it drew counted against what it should have, and a screenshot of each."""
+"""A built course site, looked at as a student would: every page opened in headless Chromium (through Playwright)
+after its scripts ran, what it drew counted against what it should have, what a reader should never see looked for
+(a table or figure wider than its column, raw markdown, the machine's paths, a range from a number to itself, a link
+to a page that is not there), and a screenshot of each."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-import subprocess
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from ..paths import PathLike, resolve
+from ..paths import REPO_ROOT, PathLike, resolve
 from .book import REPORTS
 
+#: What each page is checked for; a row of :func:`check_pages` lists what it found under each name.
+FAULTS = ("table too wide", "table scrolls", "figure too wide", "raw markdown", "machine path", "same-number range",
+          "dead link")
 
-def check_pages(book: PathLike, screenshots: PathLike | None = None, browser: str | None = None) -> pd.DataFrame:
-    """Open every page of a built book in headless Chromium, after its scripts have run, and count what it drew
-    beside what it should have: the figures of the notebook it shows (plotly's and images), or, for a report, its
-    plotly figures. With ``screenshots``, a PNG of each page lands there for a human to look at.
+#: The checks that only report (printed, not failed): a table wider than its column that scrolls in its output
+#: (the last resort), a figure drawn wider than the column (the figures' widths are set where they are drawn), and
+#: a range from a number to itself (the prose quotes measured ranges, some of them one value wide).
+REPORT_ONLY: tuple[str, ...] = ("table scrolls", "figure too wide", "same-number range")
+
+#: Chromium's switches: headless, no GPU, nothing fetched in the background.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking"]
+
+
+def check_pages(book: PathLike, screenshots: PathLike | None = None, browser: str | None = None,
+                width: int = 1300) -> pd.DataFrame:
+    """Open every page of a built book in headless Chromium, after its scripts have run, count what it drew beside
+    what it should have (the figures of the notebook it shows, or a report's plotly figures), and look for what a
+    reader should never see (:data:`FAULTS`). With ``screenshots``, a PNG of each page lands there.
 
     Args:
-        book: the book's folder (``build_book``'s ``out``).
+        book: the book's folder (``build_book``'s ``out``): its pages are ``book/html``, its notebooks ``book/source``.
         screenshots: a folder for one PNG per page, or ``None``.
         browser: the Chromium executable (default: ``chromium`` on the PATH).
+        width: the window's width in pixels.
 
     Returns:
-        A row per page: expected and drawn figures, images, and the length of its visible text.
+        A row per page: expected and drawn figures, images, the length of its visible text, and under each name of
+        :data:`FAULTS` the list of what it found (see :func:`faults`).
     """
+    from playwright.sync_api import sync_playwright  # here, not at the top: a test tool (the dev extra)
+
     browser = browser or shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         raise FileNotFoundError("headless Chromium is needed to check the pages: apt-get install chromium")
     book = resolve(book)
-    html, source = book / "html", book / "source"
+    html = book / "html"
     pages = sorted(html.glob("*.html")) + sorted(html.glob("solutions/*.html")) + \
         [html / "_static" / name for name in REPORTS if (html / "_static" / name).exists()]
     pages = [page for page in pages if page.name not in ("genindex.html", "search.html")]
     if screenshots:
         Path(screenshots).mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_ARGS)
+        try:
+            tab = chromium.new_page(viewport={"width": width, "height": 4000})
+            rows = [_check(tab, page, book, screenshots) for page in pages]
+        finally:
+            chromium.close()
+    return pd.DataFrame(rows)
 
-    def check(page: Path) -> dict:
-        notebook = source / page.relative_to(html).with_suffix(".ipynb")
-        expected = _notebook_figures(notebook) if notebook.exists() else page.read_text().count("Plotly.newPlot(")
-        dom = _render(browser, page, "--dump-dom")
-        if screenshots:
-            _render(browser, page, f"--screenshot={Path(screenshots) / (page.relative_to(html).as_posix().replace('/', '_') + '.png')}")
-        drawn = dom.count('class="plot-container plotly"')
-        images = len(re.findall(r'<img[^>]+src="(?:[^"]*_images/|data:image)', dom))
-        text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", dom, flags=re.S)
-        return {"page": page.relative_to(html).as_posix(), "expected figures": expected, "plotly drawn": drawn,
-                "images": images, "drawn": drawn + images, "text characters": len(" ".join(text.split()))}
 
-    with ThreadPoolExecutor(2) as pool:
-        return pd.DataFrame(list(pool.map(check, pages)))
+def faults(checked: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """``"page: check: what"`` for each fault :func:`check_pages` found: those that fail the build, and those of
+    :data:`REPORT_ONLY`, which are only reported."""
+    failing, reported = [], []
+    for _, row in checked.iterrows():
+        for name in FAULTS:
+            for found in row[name]:
+                (reported if name in REPORT_ONLY else failing).append(f"{row['page']}: {name}: {found}")
+    return failing, reported
+
+
+def _check(tab, page: Path, book: Path, screenshots: PathLike | None) -> dict:
+    html, source = book / "html", book / "source"
+    name = page.relative_to(html).as_posix()
+    notebook = source / page.relative_to(html).with_suffix(".ipynb")
+    plotly = page.read_text().count("Plotly.newPlot(")
+    expected = _notebook_figures(notebook) if notebook.exists() else plotly
+    tab.goto(page.as_uri(), wait_until="load")
+    try:
+        tab.wait_for_function(f"document.querySelectorAll('.plot-container.plotly').length >= {plotly}",
+                              timeout=20_000)
+    except Exception:  # noqa: BLE001 (drawing fewer figures than the page holds is reported below, not raised)
+        pass
+    facts = tab.evaluate(_PAGE_FACTS)
+    if screenshots:
+        tab.screenshot(path=str(Path(screenshots) / (name.replace("/", "_") + ".png")))
+    drawn, images = facts["plotly"], facts["images"]
+    return {"page": name, "expected figures": expected, "plotly drawn": drawn, "images": images,
+            "drawn": drawn + images, "text characters": len(" ".join(facts["text"].split())),
+            **{name: facts[name] for name in ("table too wide", "table scrolls", "figure too wide")},
+            "raw markdown": _raw_markdown(facts["prose"]),
+            "machine path": _machine_paths(facts["text"]), "same-number range": _same_number_ranges(facts["text"]),
+            "dead link": _dead_links(facts["links"], html)}
 
 
 def _notebook_figures(notebook: Path) -> int:
@@ -63,13 +109,87 @@ def _notebook_figures(notebook: Path) -> int:
                for o in outputs)
 
 
-def _render(browser: str, page: Path, action: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1280,4000",
-                   "--virtual-time-budget=20000", action, page.as_uri()]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    if done.returncode != 0:
-        raise RuntimeError(f"Chromium failed on {page}: {done.stderr[-2000:]}")
-    return done.stdout
+#: Markdown that a renderer left as text, and HTML comments shown as text.
+_MARKDOWN = re.compile(r"(?<![\w*\\])\*(?=[^\s*])[^*\n]{1,80}(?<=[^\s*])\*(?![\w*])|\*\*|`[^`\n]+`"
+                       r"|\[[^\]\n]+\]\([^)\s]+\)|<!--|-->")
+
+#: A range from a number to the same number: "0.50 to 0.50".
+_SAME_RANGE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(\s*%?) to \1\2(?![\w.])")
+
+
+def _raw_markdown(prose: str) -> list[str]:
+    return sorted({_around(prose, match) for match in _MARKDOWN.finditer(prose)})
+
+
+def _machine_paths(text: str) -> list[str]:
+    roots = {str(REPO_ROOT), str(Path.home()), "/tmp", "/root"}
+    pattern = re.compile("(?<![\\w.~])(?:" + "|".join(re.escape(root) for root in sorted(roots, key=len, reverse=True))
+                         + r")(?=/|\b)")
+    return sorted({_around(text, match) for match in pattern.finditer(text)})
+
+
+def _same_number_ranges(text: str) -> list[str]:
+    return sorted({_around(text, match) for match in _SAME_RANGE.finditer(text)})
+
+
+def _dead_links(links: list[dict], html: Path) -> list[str]:
+    """Links to a local page that is not there, or to an anchor the page itself does not have."""
+    dead = []
+    for link in links:
+        url = urlparse(link["href"])
+        if url.scheme == "file" and not Path(unquote(url.path)).exists():
+            dead.append(f"{link['text'] or link['href']} -> {link['href'].removeprefix(html.as_uri() + '/')}")
+        elif link["missingAnchor"]:
+            dead.append(f"{link['text'] or link['href']} -> #{url.fragment}")
+    return sorted(set(dead))
+
+
+def _around(text: str, match: re.Match) -> str:
+    return " ".join(text[max(0, match.start() - 30): match.end() + 30].split())
+
+
+#: What the page shows, read in the browser: its figures and images, every element wider than the content column,
+#: its visible text, the text outside code and preformatted outputs (where markdown would be raw), and its links.
+_PAGE_FACTS = """() => {
+  const column = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+  const box = column.getBoundingClientRect();
+  const found = {"table too wide": [], "table scrolls": [], "figure too wide": []};
+  const scroller = (el) => {
+    for (let up = el.parentElement; up && up !== column; up = up.parentElement) {
+      const r = up.getBoundingClientRect();
+      if (/auto|scroll/.test(getComputedStyle(up).overflowX) && r.right <= box.right + 2 && r.width <= box.width + 2) return true;
+    }
+    return false;
+  };
+  for (const el of column.querySelectorAll("table, img, iframe, .js-plotly-plot")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || el.closest("details:not([open])")) continue;
+    const width = Math.max(r.width, el.scrollWidth);
+    if (width > box.width + 2 || r.right > box.right + 2) {
+      const table = el.tagName === "TABLE";
+      const what = (table ? [...el.querySelectorAll("th")].slice(0, 4).map((th) => th.textContent.trim()).join(" | ")
+                    : (el.closest(".cell_output, section") || el).id || el.getAttribute("src") || "").slice(0, 60);
+      const kind = !table ? "figure too wide" : scroller(el) ? "table scrolls" : "table too wide";
+      found[kind].push(`${el.tagName.toLowerCase()} ${Math.round(width)} px in a ${Math.round(box.width)} px column: ${what}`);
+    }
+  }
+  const skip = "pre, code, script, style, .highlight, .math, mjx-container, svg, textarea, .plotly, .js-plotly-plot";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const prose = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip) || !parent.getClientRects().length) continue;
+    prose.push(node.textContent);
+  }
+  const links = [...document.querySelectorAll("a[href]")].map((a) => {
+    const url = new URL(a.href, document.baseURI);
+    const here = url.origin + url.pathname === location.origin + location.pathname;
+    const anchor = decodeURIComponent(url.hash.slice(1));
+    return {href: a.href, text: a.textContent.trim().slice(0, 60),
+            missingAnchor: here && anchor !== "" && !document.getElementById(anchor) && !document.getElementsByName(anchor).length};
+  });
+  const images = [...document.images].filter((img) => /_images\\/|^data:image/.test(img.getAttribute("src") || "")
+                                                      && img.naturalWidth > 0).length;
+  return {plotly: document.querySelectorAll(".plot-container.plotly").length, images, ...found,
+          text: document.body.innerText, prose: prose.join("\\n"), links};
+}"""

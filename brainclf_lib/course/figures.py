@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 
 from ..conventions import BRATS_CONTRASTS, CLASSES
 from ..data.discovery import raw_contrast_path
+from ..paths import PathLike
 from ..training.selection import effective_window, selection_scores
 
 
@@ -80,66 +81,85 @@ def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.nda
 
 
 @returns_course_figure
-def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "") -> go.Figure:
-    """A grid of grey-scale slices.
+def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "", spacing: dict[str, Sequence[float]] | None = None,
+            titles: dict[tuple[str, str], str] | None = None) -> go.Figure:
+    """A grid of grey-scale slices, each drawn in millimetres on axes of its own, so a head looks like a head.
 
-    Taught in ``02_preprocessing``.
+    Taught in ``02_preprocessing``. One scale shared by every panel would draw a 21-voxel slice as a sliver beside a
+    256-voxel one, and square pixels would squash a 1.2 x 0.94 mm scan.
 
     Args:
-        slices: ``{row name: {column name: 2D array}}``.
+        slices: ``{row name: {column name: 2D array}}``, each as :func:`axial` gives it.
         title: the figure's title.
+        spacing: ``{row name: (mm across, mm up)}`` of that row's pixels, or ``{(row, column): ...}`` of one panel's;
+            for an :func:`axial` slice of an ``(x, y, z)`` volume, its ``(x, y)`` spacing. Unnamed: square pixels.
+        titles: ``{(row, column): title}`` for a panel that shows something other than its column's name.
     """
-    columns = list(dict.fromkeys(c for row in slices.values() for c in row))
-    rows, columns = list(slices), sorted(columns, key=_contrast_order)  # every row's image under its own column
-    figure = make_subplots(len(rows), len(columns), subplot_titles=[f"{r} · {c}" if c in slices[r] else "" for r in rows for c in columns],
-                           horizontal_spacing=0.01, vertical_spacing=0.06)
+    rows = list(slices)
+    columns = sorted(dict.fromkeys(c for row in slices.values() for c in row), key=_contrast_order)
+    titles = {(r, c): f"{r}<br>{(titles or {}).get((r, c), c)}" if len(columns) > 1 else r for r in rows for c in columns}
+    names = [titles[r, c] if c in slices[r] else "" for r in rows for c in columns]
+    figure = make_subplots(len(rows), len(columns), subplot_titles=names, horizontal_spacing=0.02, vertical_spacing=0.3 / len(rows))
     for i, row in enumerate(rows, 1):
         for j, column in enumerate(columns, 1):
             if column in slices[row]:
-                image = slices[row][column].astype(float)
-                high = np.percentile(image[image > 0], 99.5) if (image > 0).any() else 1
-                figure.add_trace(go.Heatmap(z=image[::-1], colorscale="gray", zmin=0, zmax=high, showscale=False), i, j)
-    figure.update_xaxes(visible=False, scaleanchor="y")
-    figure.update_yaxes(visible=False)
-    return figure.update_layout(title=title, height=260 * len(rows), width=250 * len(columns), margin=dict(l=10, r=10, t=60, b=10))
+                across, up = (spacing or {}).get((row, column), (spacing or {}).get(row, (1.0, 1.0)))
+                figure.add_trace(_grey(slices[row][column], float(across), float(up)), i, j)
+            # each panel keeps its own aspect: its x axis is scaled to its own y axis, not to the first panel's
+            figure.update_xaxes(scaleanchor=figure.get_subplot(i, j).xaxis.anchor, constrain="domain", row=i, col=j)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, constrain="domain")
+    panel = max(230, 7 * max(len(line) for name in names for line in name.split("<br>")))  # titles do not run into each other
+    return figure.update_layout(title=dict(text=title, y=0.995, yanchor="top"), height=110 + 260 * len(rows),
+                                width=20 + panel * len(columns), margin=dict(l=10, r=10, t=110, b=10))
 
 
 @returns_course_figure
-def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int = 1) -> go.Figure:
-    """A plotly slice viewer with a slider over one axis.
+def slice_figure(volume: np.ndarray, axis: int = 2, title: str = "", step: int = 1, mask: np.ndarray | None = None) -> go.Figure:
+    """A plotly slice viewer with a slider over one axis, opened where the tumour is largest.
 
-    Taught in ``01_data_exploration``.
+    Taught in ``01_data_exploration``. The middle slice of a brain often misses its tumour, so with a ``mask`` the
+    viewer opens at the slice holding the most of it.
 
     Args:
         volume: an ``(x, y, z)`` volume.
         axis: the axis the slider moves along (2: axial).
         title: the figure's title.
         step: show every ``step``-th slice (a smaller figure).
+        mask: the tumour mask on the same grid; ``None`` opens at the middle slice.
     """
     indices = list(range(0, volume.shape[axis], step))
     high = float(np.percentile(volume, 99.5)) or 1.0
     frames = [go.Frame(data=[go.Heatmap(z=axial(volume, i, axis)[::-1], colorscale="gray", zmin=0, zmax=high)], name=str(i)) for i in indices]
-    middle = indices[len(indices) // 2]
-    figure = go.Figure(data=frames[len(indices) // 2].data, frames=frames)
+    opening = len(indices) // 2
+    if mask is not None and np.any(mask):
+        per_slice = np.moveaxis(np.asarray(mask) > 0, axis, 0).reshape(volume.shape[axis], -1).sum(1)
+        opening = int(np.argmax(per_slice[indices]))
+    figure = go.Figure(data=frames[opening].data, frames=frames)
     steps = [dict(method="animate", label=str(i), args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True))]) for i in indices]
-    figure.update_layout(title=title, sliders=[dict(active=indices.index(middle), steps=steps, currentvalue=dict(prefix="slice "))],
+    figure.update_layout(title=title, sliders=[dict(active=opening, steps=steps, currentvalue=dict(prefix="slice "))],
                          height=450, width=450, yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
     return figure
 
 
 @returns_course_figure
-def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60) -> go.Figure:
+def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60, floor: float = 0.05) -> go.Figure:
     """Overlaid normalised histograms, one per group (for example per source: the site / contrast gap).
 
-    Taught in ``01_data_exploration``.
+    Taught in ``01_data_exploration``. Values at or below ``floor`` are left out, and the axis says so: a prepared
+    volume's background, and the near-zero halo anti-aliased resampling leaves around the brain (a third or more of
+    its non-zero voxels), would otherwise be one spike that flattens the brain's own histogram.
 
     Args:
         values: group name -> intensities.
         title: the figure's title.
         bins: histogram bins.
+        floor: the background's upper bound (0 keeps every value above 0).
     """
-    figure = go.Figure([go.Histogram(x=v, name=k, histnorm="probability density", opacity=0.55, nbinsx=bins) for k, v in values.items()])
-    return figure.update_layout(barmode="overlay", title=title, xaxis_title="intensity", yaxis_title="density", height=380)
+    kept = {name: np.asarray(v)[np.asarray(v) > floor] for name, v in values.items()}
+    figure = go.Figure([go.Histogram(x=v, name=k, histnorm="probability density", opacity=0.55, nbinsx=bins) for k, v in kept.items()])
+    return figure.update_layout(barmode="overlay", title=title, xaxis_title=f"intensity (voxels above {floor:g} only: background left out)",
+                                yaxis_title="density", height=380)
 
 
 @returns_course_figure
@@ -220,50 +240,63 @@ def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
 
 
 @returns_course_figure
-def overlay(volume: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None, title: str = "") -> go.Figure:
-    """An axial slice with a heat map over it (Grad-CAM), and the tumour outline when given.
+def overlay(volume: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None, title: str = "",
+            explained: int | None = None) -> go.Figure:
+    """A Grad-CAM map over the axial slice where it is largest, with the tumour's outline; a map that is zero
+    everywhere is said in words, not drawn as a blank overlay.
 
-    Taught in ``07_explainability``.
+    Taught in ``07_explainability``. A fixed slice (the tumour's centre) can miss a map that peaks elsewhere.
 
     Args:
-        volume: a 2D slice of the input.
-        heat: the same slice of the map, in [0, 1].
-        mask: the same slice of the tumour mask.
-        title: the figure's title.
+        volume: the input's first channel, ``(D, H, W)``.
+        heat: the map on the same grid, in [0, 1].
+        mask: the tumour mask on the same grid.
+        title: what is explained (model and subject); the class and the slice are added.
+        explained: the class the map explains, an index of ``CLASSES``.
     """
-    figure = go.Figure(go.Heatmap(z=volume[::-1], colorscale="gray", showscale=False))
-    figure.add_heatmap(z=heat[::-1], colorscale="Hot", opacity=0.45, zmin=0, zmax=1, showscale=False)
-    if mask is not None:
-        figure.add_contour(z=mask[::-1].astype(float), contours=dict(start=0.5, end=0.5, coloring="lines"), line=dict(color="cyan"), showscale=False)
-    return figure.update_layout(title=dict(text=title, font=dict(size=13)), height=360, width=max(360, 7 * len(title)),
+    empty = not np.any(heat > 0)
+    tumour = mask is not None and np.any(mask)
+    index = _largest_slice(mask if empty and tumour else heat)
+    target = CLASSES[explained] if explained is not None else "the class"
+    where = "the tumour's largest" if empty and tumour else "the middle" if empty else "where the map is largest"
+    figure = go.Figure(go.Heatmap(z=volume[index], colorscale="gray", showscale=False))  # row 0 posterior: anterior up
+    if empty:
+        figure.add_annotation(text=f"Grad-CAM is zero everywhere:<br>no location argued for {target}", showarrow=False,
+                              xref="paper", yref="paper", x=0.5, y=0.5, font=dict(size=15, color="#d62728"), bgcolor="white")
+    else:
+        figure.add_heatmap(z=heat[index], colorscale="Hot", opacity=0.45, zmin=0, zmax=1, showscale=False)
+    if tumour:
+        figure.add_contour(z=mask[index].astype(float), contours=dict(start=0.5, end=0.5, coloring="none"), line=dict(color="cyan", width=2),
+                           showscale=False)
+    text = f"{title}: Grad-CAM for {target}, slice {index} ({where})"
+    return figure.update_layout(title=dict(text=text, font=dict(size=13)), height=380, width=max(380, 7 * len(text)),
                                 yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
 
 
 @returns_course_figure
 def class_montage(manifest: pd.DataFrame, contrasts: Sequence[str] = ("t1ce", "t2", "flair")) -> go.Figure:
-    """One raw subject per class in several contrasts, through the tumour's centre.
+    """One raw subject per class in several contrasts, through the tumour's largest slice, at each scan's aspect.
 
     Taught in ``01_data_exploration``. Each contrast is a column; an IXI scan's T1 stands in for T1ce, as in the
-    paper, and a contrast its release lacks (IXI's FLAIR) is left blank.
+    paper, and is titled as the T1 it is; a contrast its release lacks (IXI's FLAIR) is left blank.
 
     Args:
         manifest: a prepared folder's manifest (its raw paths are followed).
         contrasts: the columns of the montage.
     """
-    slices = {}
+    slices, spacing, titles = {}, {}, {}
     for label in CLASSES:
         rows = manifest[manifest["label"] == label]
         if rows.empty:
             continue
-        row = rows.iloc[0]
-        original = row["original_path"]
-        paths = {c: path for c in contrasts if (path := raw_contrast_path(original, c)) is not None}
-        z = None
-        if row.get("seg") and row["source"] != "IXI":
-            seg = np.asanyarray(nib.as_closest_canonical(nib.load(original.rsplit("_", 1)[0] + "_seg.nii.gz")).dataobj)
-            z = int(np.argwhere(seg > 0)[:, 2].mean()) if (seg > 0).any() else None
-        slices[f"{label} {row['subject_id']}"] = {c: axial(np.asanyarray(nib.as_closest_canonical(nib.load(p)).dataobj), z) for c, p in paths.items()}
-    return montage(slices, "One subject per class")
+        row, name = rows.iloc[0], f"{label} {rows.iloc[0]['subject_id']}"
+        paths = {c: path for c in contrasts if (path := raw_contrast_path(row["original_path"], c)) is not None}
+        images = {c: nib.as_closest_canonical(nib.load(p)) for c, p in paths.items()}
+        z = _tumour_slice(row) if row.get("seg") and row["source"] != "IXI" else None
+        slices[name] = {c: axial(np.asanyarray(image.dataobj), z) for c, image in images.items()}
+        spacing.update({(name, c): image.header.get_zooms()[:2] for c, image in images.items()})  # x across, y up
+        titles.update({(name, c): f"{_file_contrast(p)} (for {c})" for c, p in paths.items() if _file_contrast(p) != c})
+    return montage(slices, "One subject per class", spacing=spacing, titles=titles)
 
 
 @returns_course_figure
@@ -358,6 +391,31 @@ def kernel_layouts() -> go.Figure:
                                 title="One block's kernels: extent along the slices (up) and in-plane (across)")
 
 
+def _grey(image: np.ndarray, across: float, up: float) -> go.Heatmap:
+    """A slice as a grey heat map in millimetres (``axial``'s top row drawn at the top), windowed to its 99.5th
+    percentile."""
+    image = image.astype(float)
+    high = np.percentile(image[image > 0], 99.5) if (image > 0).any() else 1
+    return go.Heatmap(z=image[::-1], dx=across, dy=up, colorscale="gray", zmin=0, zmax=high, showscale=False)
+
+
+def _largest_slice(volume: np.ndarray) -> int:
+    """The index along the first axis of the slice holding the most of ``volume`` (its middle when all is zero)."""
+    mass = np.abs(np.asarray(volume, dtype=float)).reshape(len(volume), -1).sum(1)
+    return int(np.argmax(mass)) if mass.any() else len(volume) // 2
+
+
+def _tumour_slice(row: pd.Series) -> int | None:
+    """The axial slice (RAS+) of a raw BraTS subject with the most tumour, from its segmentation."""
+    seg = np.asanyarray(nib.as_closest_canonical(nib.load(row["original_path"].rsplit("_", 1)[0] + "_seg.nii.gz")).dataobj)
+    return _largest_slice(np.moveaxis(seg > 0, 2, 0)) if (seg > 0).any() else None
+
+
+def _file_contrast(path: PathLike) -> str:
+    """The contrast a raw file holds, from its name: ``t1`` for ``IXI002-Guys-0828-T1.nii.gz``."""
+    return str(path).removesuffix(".gz").removesuffix(".nii").replace("-", "_").rsplit("_", 1)[-1].lower()
+
+
 def _contrast_order(name: str) -> int:
     order = BRATS_CONTRASTS
     return order.index(name.lower()) if name.lower() in order else len(order)
@@ -375,6 +433,7 @@ def _plotly_json():
 def _offline_html(figure: dict) -> str:
     """The figure as HTML, drawn by the plotly.js that :func:`_plotly_json` embedded (``pio.to_html`` as the notebook
     renderer calls it), without the MathJax ``<script>`` that renderer points at a CDN: the figures use no LaTeX,
-    and a static page (nbconvert, ``make book``) must not reach the network."""
+    and a static page (nbconvert, ``make book``) must not reach the network. A figure with frames (the slice viewer)
+    is not played on load: it stays on the slice it opens at, not wherever the animation stopped."""
     return pio.to_html(figure, include_plotlyjs=False, include_mathjax=False, full_html=False, default_width="100%",
-                       default_height=525, validate=False)
+                       default_height=525, validate=False, auto_play=False)

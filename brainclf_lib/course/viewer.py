@@ -14,7 +14,7 @@ from .figures import axial
 
 _NEEDS_KERNEL = ("<p><i>The slice viewer below is interactive (ipywidgets): it needs a running kernel, in JupyterLab. "
                  "A static copy of this notebook shows it blank; the figure after it shows its opening view (the first subject, "
-                 "preprocessed, axial, the middle slice) with a slider of its own.</i></p>")
+                 "preprocessed, axial, at its tumour's largest slice) with a slider of its own.</i></p>")
 
 
 def slice_viewer(load_volume: Callable[[str, str], np.ndarray | tuple[np.ndarray, str]], subjects: Sequence[str],

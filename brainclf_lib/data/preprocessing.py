@@ -7,6 +7,7 @@ around the brain. The results are cached on disk, so no training epoch decodes, 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import warnings
@@ -109,6 +110,7 @@ def preprocessing_steps(
         mask = skull_strip_mask(subject[first], settings.skull_strip, mask_cache)
     else:  # already skull-stripped (BraTS): the brain is what is not background
         mask = torch.stack([subject[c].data[0] > 0 for c in images]).any(0)[None]
+    subject = copy.deepcopy(subject)  # masked in place below: the reoriented subject yielded above must keep its skull
     subject.add_image(tio.LabelMap(tensor=mask.to(torch.uint8), affine=subject[first].affine), "brain")
     for contrast in images:
         subject[contrast].set_data(subject[contrast].data * subject["brain"].data)
@@ -157,7 +159,8 @@ def save_volume(image: tio.Image, path: Path) -> Path:
 
 
 def step_table(steps: list[tuple[str, tio.Subject]], contrast: str) -> pd.DataFrame:
-    """Shape, spacing, orientation and intensity range after each preprocessing step.
+    """Shape, spacing, orientation, intensity range and non-zero voxels after each preprocessing step (before
+    stripping a head's skull, scalp and background noise count too).
 
     Taught in ``02_preprocessing``.
 
@@ -172,7 +175,7 @@ def step_table(steps: list[tuple[str, tio.Subject]], contrast: str) -> pd.DataFr
         rows.append({"step": name, "shape (x, y, z)": tuple(image.spatial_shape),
                      "spacing (mm)": tuple(round(float(s), 3) for s in image.spacing),
                      "orientation": "".join(image.orientation), "min": float(data.min()), "max": float(data.max()),
-                     "brain voxels": int((data > 0).sum())})
+                     "non-zero voxels": int((data > 0).sum())})
     return pd.DataFrame(rows)
 
 

@@ -17,7 +17,7 @@ from ..conventions import IXI_ROOT_NAME
 from ..errors import BadInputError
 from ..experiment.config import ExperimentConfig
 from ..experiment.protocols import PUBLISHED_SPLIT_SEED, PUBLISHED_TEST_FRACTION, protocol_plan
-from ..paths import data_dir
+from ..paths import data_dir, data_relative
 from .cohorts import cohort_spec, dataset_folder, preprocess_settings, synthetic_folder
 from .datasets import VolumeDataset, make_subjects
 from .prepare import MANIFEST, prepare, read_manifest
@@ -56,14 +56,15 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
         spec, raw = cohort_spec(config), synthetic_folder(config)
         if verbose:
             print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}, "
-                  f"difficulty {spec.difficulty:g}): generating it in {raw} and preparing it in {folder}", flush=True)
+                  f"difficulty {spec.difficulty:g}): generating it in {data_relative(raw)} and preparing it in "
+                  f"{data_relative(folder)}, in the data folder", flush=True)
         raw = generate_cohort(raw, spec)
         prepare(folder, brats=raw, ixi=raw / IXI_ROOT_NAME, contrasts=config.contrasts, n_healthy=None,
                 settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
     splits_file = splits_path(config)
     if not splits_file.exists():
         if verbose:
-            print(f"[data] saving the subject splits in {splits_file}", flush=True)
+            print(f"[data] saving the subject splits in {data_relative(splits_file)}, in the data folder", flush=True)
         save_splits(_make_splits(read_manifest(folder), config), splits_file)
     return folder
 

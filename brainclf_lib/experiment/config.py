@@ -22,7 +22,7 @@ from ..conventions import (
 )
 from ..files import read_json, write_json
 from ..models.architectures import canonical_arch
-from ..paths import PathLike
+from ..paths import PathLike, shown
 from .protocols import DEVIATIONS, PROTOCOLS, protocol_plan
 
 
@@ -95,6 +95,14 @@ class ExperimentConfig:
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        """The dataclass's own repr, with its paths as a page shows them (``paths.shown``), not the machine's."""
+        def value(name: str) -> object:
+            held = getattr(self, name)
+            return shown(held) if name in ("output_dir", "data_root", "pretrained") and isinstance(held, str) else held
+
+        return f"{type(self).__name__}(" + ", ".join(f"{f.name}={value(f.name)!r}" for f in fields(self)) + ")"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -57,8 +57,8 @@ DEVIATIONS: dict[str, Deviation] = {
         affects="test accuracy and F1 (noisier, and not the model's performance on the real scans)",
     ),
     "output_range_rescale": Deviation(
-        code="tio.RescaleIntensity((0.05, 99.5)) in every split's transform: that argument is the *output range*, "
-             "so intensities are min-max scaled to [0.05, 99.5] with no percentile clipping",
+        code="tio.RescaleIntensity((0.05, 99.5)) in every split's transform: that argument is the output range "
+             "(out_min_max), so intensities are min-max scaled to [0.05, 99.5] with no percentile clipping",
         instead="RescaleIntensity(out_min_max=(0, 1), percentiles=(0.5, 99.5)), once, when the data is prepared",
         affects="training dynamics (inputs about 100 times larger, outliers not clipped), hence every figure",
     ),

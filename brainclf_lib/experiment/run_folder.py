@@ -28,7 +28,7 @@ from ..conventions import INIT_LABELS, KINETICS, is_kinetics
 from ..errors import RunExistsError, RunLockedError
 from ..files import file_sha256, load_torch, read_json, save_torch, write_csv, write_json
 from ..models.architectures import build_model
-from ..paths import PathLike, data_dir, resolve
+from ..paths import PathLike, data_dir, resolve, shown
 from .config import ExperimentConfig
 from .protocols import protocol_plan
 
@@ -168,7 +168,7 @@ class Run:
         return cls(resolve(config.output_dir) / run_name(config))
 
     def __repr__(self) -> str:
-        return f"Run({str(self.folder)!r})"
+        return f"Run({shown(self.folder)!r})"
 
     @property
     def name(self) -> str:

@@ -6,6 +6,8 @@ the head (400 Kinetics classes there) takes the source weights.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from torchvision.models import get_model_weights
 from ..conventions import is_kinetics
 from ..errors import BadInputError
 from ..files import load_torch
-from ..paths import PathLike, resolve
+from ..paths import PathLike, resolve, shown
 
 STEM_PREFIX = "stem."
 HEAD_PREFIX = "fc."
@@ -52,17 +54,20 @@ def load_source_state(pretrained: PathLike, arch: str) -> dict[str, torch.Tensor
         if not path.exists():
             try:
                 url = get_model_weights(arch).KINETICS400_V1.url
-                torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True)
+                with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+                    # torch's "Downloading ... to <absolute path>", in a notebook on stdout
+                    torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True)
+                print(f"[pretrained] downloaded {url} into {_folder(path)}", flush=True)
             except Exception as error:  # no network: say what to put where
                 raise PretrainedWeightsUnavailable(
                     f"Kinetics-400 weights for {arch} are not cached and could not be downloaded ({error}). "
-                    f"Copy the file {path.name} into {path.parent} (or set TORCH_HOME), "
+                    f"Copy the file {path.name} into {_folder(path)} (or set TORCH_HOME), "
                     "or pass the path of a local state dict as `pretrained`."
                 ) from error
     else:
         path = resolve(pretrained)  # as a run's identity reads it (run_folder.weights_identity)
         if not path.is_file():
-            raise FileNotFoundError(f"Pre-trained weights file {path} does not exist")
+            raise FileNotFoundError(f"Pre-trained weights file {shown(path)} does not exist")
     try:
         state = load_torch(path)
     except Exception as error:
@@ -135,3 +140,9 @@ def transfer_weights(
         report.loaded.append(name)
     model.load_state_dict(target)
     return report
+
+
+def _folder(path: Path) -> str:
+    """The hub cache's folder as a page shows it (``~/.cache/torch/...``), or whole when that would hide where."""
+    folder = shown(path.parent)
+    return str(path.parent) if folder.startswith(".../") else folder

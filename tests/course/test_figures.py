@@ -3,11 +3,12 @@ captioned figures, the environment at the foot, and plotly.js once, with nothing
 
 import re
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from brainclf_lib import viz
+from brainclf_lib import read_manifest, viz
 
 
 def test_the_report_formats_marks_captions_and_states_its_environment(tmp_path):
@@ -66,3 +67,50 @@ def test_the_deviation_spread_draws_each_measured_range_its_median_and_this_runs
     assert list(median.x[1:]) == [-0.10, 0.06] and list(dots.x) == [0.05, -0.2, 0.12]
     assert pd.isna(bar.base[0]) and pd.isna(median.x[0]) and list(bar.customdata) == [
         "not measured", "11 trajectories", "11 trajectories"]
+
+
+def test_each_montage_panel_is_drawn_at_its_own_physical_aspect():
+    """A 21-voxel slice beside a 256-voxel one is not a sliver, and a 1.2 x 0.94 mm scan is not squashed."""
+    raw, resampled = np.ones((256, 150)), np.ones((24, 21))
+    figure = viz.montage({"reoriented": {"axial": raw}, "resampled": {"axial": resampled}}, "steps",
+                         spacing={"reoriented": (1.2, 0.9375), "resampled": (8.0, 8.0)})
+    assert [(trace.dx, trace.dy) for trace in figure.data] == [(1.2, 0.9375), (8.0, 8.0)]
+    assert (figure.layout.xaxis.scaleanchor, figure.layout.xaxis2.scaleanchor) == ("y", "y2")  # its own y axis
+
+
+def test_the_class_montage_names_what_each_panel_shows_at_the_scans_aspect(prepared):
+    manifest = read_manifest(prepared)
+    figure = viz.class_montage(manifest)
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    healthy = [t for t in titles if t.startswith("Healthy")]
+    assert healthy and all("<br>t1ce" not in t for t in healthy) and any(t.endswith("<br>t1 (for t1ce)") for t in healthy)
+    assert any(t.endswith("<br>flair") for t in titles if t.startswith("HGG"))
+    spacing = [(trace.dx, trace.dy) for trace in figure.data]
+    assert (1.0, 1.0) in spacing and (pytest.approx(1.2), 0.9375) in spacing  # BraTS' 1 mm, IXI's sagittal voxels
+
+
+def test_the_slice_figure_opens_at_the_slice_with_the_most_tumour():
+    volume, mask = np.random.default_rng(0).random((8, 8, 10)), np.zeros((8, 8, 10), bool)
+    mask[2:5, 2:5, 7], mask[3, 3, 2] = True, True
+    figure = viz.slice_figure(volume, mask=mask)
+    assert figure.layout.sliders[0].active == 7 and np.allclose(figure.data[0].z, viz.axial(volume, 7)[::-1])
+    assert viz.slice_figure(volume).layout.sliders[0].active == 5  # no mask: the middle
+    assert "Plotly.animate" not in figure._repr_mimebundle_()["text/html"]  # a static page stays on that slice
+
+
+def test_histograms_leave_the_background_out_and_say_so():
+    values = np.concatenate([np.full(1000, 1e-9), np.linspace(0.2, 0.8, 100)])  # a resampling halo, then brain
+    figure = viz.histograms({"BraTS": values})
+    assert len(figure.data[0].x) == 100 and "background left out" in figure.layout.xaxis.title.text
+
+
+def test_the_grad_cam_overlay_draws_the_slice_where_the_map_is_largest_and_names_the_class():
+    volume, heat, mask = np.ones((6, 8, 8)), np.zeros((6, 8, 8)), np.zeros((6, 8, 8), bool)
+    heat[4, 2:4, 2:4], mask[1, 3:6, 3:6] = 1.0, True
+    figure = viz.overlay(volume, heat, mask, "r3d_18 on BraTS19_1", explained=2)
+    assert "Grad-CAM for HGG, slice 4" in figure.layout.title.text
+    assert np.asarray(figure.data[1].z).max() == 1.0 and not figure.layout.annotations
+    empty = viz.overlay(volume, np.zeros_like(heat), mask, "r3d_18 on BraTS19_1", explained=2)
+    assert "slice 1 (the tumour's largest)" in empty.layout.title.text  # no map: where the tumour is
+    assert [trace.type for trace in empty.data] == ["heatmap", "contour"]  # no blank overlay...
+    assert "zero everywhere" in empty.layout.annotations[0].text  # ...but words
