@@ -39,7 +39,7 @@ from .replication.cluster import SlurmSettings, grid_status, log_tail, recorded_
 from .replication.comparison import compare_protocols, protocol_table
 from .replication.replicate import cross_validate, replicate, sourced_grid
 from .training.loop import fit
-from .training.source_task import make_source_weights
+from .training.source_task import SOURCE_EPOCHS, make_source_weights
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -425,7 +425,7 @@ def _course_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("source", help="self-trained source weights (<arch>.pt; on real data <arch>_fold<k>.pt) for replicate --pretrained DIR")
     _add_config_options(p)
     p.add_argument("--out", required=True, action=_Path, help="folder for <arch>.pt (existing files are kept)")
-    p.add_argument("--source-epochs", type=int, default=3, help="epochs of rotation prediction (default 3)")
+    p.add_argument("--source-epochs", type=int, default=SOURCE_EPOCHS, help=f"epochs of rotation prediction (default {SOURCE_EPOCHS})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_source)
 

@@ -47,7 +47,7 @@ def test_every_expected_figure_of_the_course_and_its_answers_takes_its_range_fro
 
 def test_every_notebook_runs_in_smoke_mode(course):
     out, executed = course
-    assert len(executed) == sum(len(variants) for _, variants in ORDER) == 10
+    assert len(executed) == sum(len(variants) for _, variants in ORDER) == 11
     for path in executed:
         book = nbformat.read(path, as_version=4)
         outputs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])]

@@ -41,7 +41,7 @@ def test_environment_yml_pins_what_pyproject_pins():
 
 
 def test_notebooks_are_committed_without_outputs():
-    assert len(COURSE) == 16 and all(path.exists() for path in COURSE)
+    assert len(COURSE) == 18 and all(path.exists() for path in COURSE)
     for path in COURSE:
         cells = json.loads(path.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]

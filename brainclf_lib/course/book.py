@@ -30,7 +30,7 @@ ARCH_LABELS = {"r3d": "r3d_18 (3D)", "mc3": "mc3_18 (mixed 3D/2D)", "r2plus1d": 
 
 #: Minutes each notebook took in ``make demo`` (fast preset, 2-core CPU; README), for the landing page.
 MINUTES = {"01": "2.3", "02": "0.2", "03": "0.2", "04": "1.2 (all three architectures)", "05": "1.5", "06": "3.9",
-           "07": "0.3", "08": "1.3"}
+           "07": "0.3", "08": "1.3", "09": "2 (estimated, once 06's runs exist)"}
 
 #: The reports the notebooks write beside their executed copies, and the book page that shows each.
 REPORTS = {"report.html": "Results (notebook 06)", "protocols.html": "Protocols (notebook 08)",

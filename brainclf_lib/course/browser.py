@@ -21,9 +21,12 @@ FAULTS = ("table too wide", "table scrolls", "figure too wide", "raw markdown", 
           "dead link")
 
 #: The checks that only report (printed, not failed): a table wider than its column that scrolls in its output
-#: (the last resort), a figure drawn wider than the column (the figures' widths are set where they are drawn), and
-#: a range from a number to itself (the prose quotes measured ranges, some of them one value wide).
-REPORT_ONLY: tuple[str, ...] = ("table scrolls", "figure too wide", "same-number range")
+#: (the last resort), a range from a number to itself, and a figure wider than its column. Every course figure is
+#: displayed at its column's width (``figures.CourseFigure``) and follows it as the page settles, yet on a loaded
+#: machine the check still caught a few figures at the width the column had before its sidebars arrived (980 px in
+#: an 836 px column, a different few on each run), so it reports until that is understood. Quoted measured ranges
+#: and 06's intervals are written by ``expectations.span``, which never writes "x to x".
+REPORT_ONLY: tuple[str, ...] = ("table scrolls", "same-number range", "figure too wide")
 
 #: Chromium's switches: headless, no GPU, nothing fetched in the background.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -91,6 +94,10 @@ def _check(tab, page: Path, book: Path, screenshots: PathLike | None) -> dict:
                               timeout=20_000)
     except Exception:  # noqa: BLE001 (drawing fewer figures than the page holds is reported below, not raised)
         pass
+    try:  # figures follow their column once the page's sidebars have settled it (figures._FOLLOW_COLUMN)
+        tab.wait_for_function(_FIGURES_SETTLED, timeout=5_000)
+    except Exception:  # noqa: BLE001 (a figure that never fits is reported below, not raised)
+        pass
     facts = tab.evaluate(_PAGE_FACTS)
     if screenshots:
         tab.screenshot(path=str(Path(screenshots) / (name.replace("/", "_") + ".png")))
@@ -147,6 +154,13 @@ def _dead_links(links: list[dict], html: Path) -> list[str]:
 def _around(text: str, match: re.Match) -> str:
     return " ".join(text[max(0, match.start() - 30): match.end() + 30].split())
 
+
+#: True once every figure is no wider than the column holding it.
+_FIGURES_SETTLED = """() => {
+  const column = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+  const width = column.getBoundingClientRect().width;
+  return [...column.querySelectorAll(".js-plotly-plot")].every(el => el.getBoundingClientRect().width <= width + 1);
+}"""
 
 #: What the page shows, read in the browser: its figures and images, every element wider than the content column,
 #: its visible text, the text outside code and preformatted outputs (where markdown would be raw), and its links.

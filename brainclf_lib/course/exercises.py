@@ -27,8 +27,10 @@ from ..data.preprocessing import load_volume, preprocessing_steps
 from ..data.step import load_fold
 from ..evaluation.baseline import histogram_baseline, histogram_features, histogram_model
 from ..evaluation.explain import attention_in_mask, grad_cam, tumour_attention
+from ..evaluation.external import CALLS, REAL_MANIFEST, default_out
+from ..evaluation.external import read_manifest as read_scans
 from ..experiment.config import ExperimentConfig, make_config
-from ..experiment.run_folder import Run
+from ..experiment.run_folder import Run, find_runs
 from ..models.architectures import build_model
 from ..paths import resolve
 from ..replication.replicate import collect_runs
@@ -209,6 +211,25 @@ def _published_code_change_r3d(config: ExperimentConfig) -> float:
     return _run_macro_f1(protocol="published-code")(r3d) - _run_macro_f1()(r3d)
 
 
+def _real_lgg_called_lgg(config: ExperimentConfig) -> float:
+    calls_file = default_out(resolve(config.output_dir), REAL_MANIFEST) / CALLS  # where notebook 09 writes its calls
+    if not calls_file.exists():
+        raise NotReadyError(f"no calls of the real scans in {calls_file}: run notebook 09's validation cell first")
+    calls = pd.read_csv(calls_file)
+    grid = {run.name for run in find_runs(config.output_dir, like=config)}
+    lgg = calls[calls["run"].isin(grid) & calls["label"].eq("LGG")]
+    if lgg.empty:
+        raise NotReadyError(f"{calls_file} holds no call of this experiment's runs on the real LGG scan")
+    return float(lgg["pred"].eq("LGG").mean())
+
+
+def _real_lgg_upper_end_over_median(config: ExperimentConfig) -> float:
+    scans = read_scans(REAL_MANIFEST)
+    data = load_volume(scans.loc[scans["label"].eq("LGG"), "path"].iloc[0]).data[0].numpy()
+    brain = data[data > 0]  # the scan arrives skull-stripped: its brain is what is not background
+    return float(np.percentile(brain, 99.5) / np.median(brain))
+
+
 def _settings(changes: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in changes.items()) or "this notebook's settings"
 
@@ -245,4 +266,8 @@ EXERCISES: dict[str, Exercise] = _registry([
     Exercise("08.1", "the absolute difference between the two seeds' test macro F1", _seed_spread),
     Exercise("08.2", "r3d_18's macro F1 under published-code minus its macro F1 under corrected",
              _published_code_change_r3d),
+    Exercise("09.1", "the share (0 to 1) of the grid's runs that call the real low-grade glioma LGG",
+             _real_lgg_called_lgg, tolerance=0.01),
+    Exercise("09.2", "the real LGG's 99.5th brain percentile divided by its brain's median intensity",
+             _real_lgg_upper_end_over_median, tolerance=0.01, relative=True),
 ])

@@ -61,10 +61,56 @@ class Measured:
         return self.maximum + self.margin
 
     def quoted(self) -> str:
-        """How prose quotes it: ``0.62 to 1.00 over 8 trajectories`` (``held in 7 of 8 trajectories``)."""
+        """How prose quotes it: ``0.62 to 1.00 over 8 trajectories`` (``held in 7 of 8 trajectories``), and a
+        figure that every trajectory gave alike (to the shown precision) as ``0.98 in every one of 11 trajectories``.
+
+        >>> Measured("f", "figure", 11, 0.979, 0.979, 0.981, 0).quoted()
+        '0.98 in every one of 11 trajectories'
+        """
         if self.kind == "tendency":
             return f"held in {self.held} of {self.trajectories} trajectories"
-        return f"{self.minimum:.2f} to {self.maximum:.2f} over {self.trajectories} trajectories"
+        if _shown(self.minimum, 2) == _shown(self.maximum, 2):
+            return f"{_shown(self.minimum, 2)} in every one of {self.trajectories} trajectories"
+        return f"{span(self.minimum, self.maximum)} over {self.trajectories} trajectories"
+
+
+def span(low: float, high: float, digits: int = 2, alike: str = "") -> str:
+    """A range as prose and tables show it: ``0.62 to 1.00``; where both ends read the same at ``digits``, the one
+    value (with ``alike`` after it, saying why), never "1.00 to 1.00".
+
+    Taught in ``06_results`` (bootstrap intervals) and ``08_protocols``.
+
+    Args:
+        low: the lower end.
+        high: the upper end.
+        digits: decimals shown.
+        alike: what follows a one-value range, for example ``" (every resample)"``.
+
+    >>> span(0.6234, 1.0), span(1.0, 1.0, 3, " (every resample)")
+    ('0.62 to 1.00', '1.000 (every resample)')
+    """
+    if _shown(low, digits) == _shown(high, digits):
+        return f"{_shown(low, digits)}{alike}"
+    return f"{_shown(low, digits)} to {_shown(high, digits)}"
+
+
+def against_reference(low: float, high: float, reference: float) -> str:
+    """The verdict of a bootstrap interval against a reference value (another protocol's figure): ``"different"``
+    where the interval excludes it, else ``"not distinguishable on this cohort"``.
+
+    Taught in ``08_protocols``, whose summary is written from these verdicts, not typed in.
+
+    Args:
+        low: the interval's lower end (NaN: undefined, so nothing is distinguished).
+        high: its upper end.
+        reference: the value it is read against.
+
+    >>> against_reference(0.70, 0.90, 0.95), against_reference(0.70, 0.90, 0.80)
+    ('different', 'not distinguishable on this cohort')
+    """
+    if math.isnan(low) or math.isnan(high):
+        return "not distinguishable on this cohort"
+    return "different" if reference < low or reference > high else "not distinguishable on this cohort"
 
 
 def margin(minimum: float, maximum: float) -> float:
@@ -112,12 +158,14 @@ def expect(key: str, value: float, applies: bool = True, meaning: str = "") -> f
     elif row is None:
         text, verdict = f"{key} = {value:.3f} (no measured range: run brainclf expectations)", "unmeasured"
     elif row.low <= value <= row.high and not math.isnan(value):
-        text, verdict = (f"{key} = {value:.3f} (expected {row.minimum:.2f} to {row.maximum:.2f} ± {row.margin:.2f}, "
+        text, verdict = (f"{key} = {value:.3f} (expected {span(row.minimum, row.maximum)} ± {row.margin:.2f}, "
                          f"measured over {row.trajectories} trajectories; as expected)"), "inside"
     else:
-        text, verdict = (f"{key} = {value:.3f}: OUTSIDE the {row.minimum:.2f} to {row.maximum:.2f} (± {row.margin:.2f}) "
+        text, verdict = (f"{key} = {value:.3f}: OUTSIDE the {span(row.minimum, row.maximum)} (± {row.margin:.2f}) "
                          f"measured over {row.trajectories} trajectories. {_OUTSIDE} {meaning}".rstrip()), "outside"
-    _show(text, verdict, {"key": key, "kind": "figure", "value": float(value), "applies": applies, "verdict": verdict})
+    # NaN is no JSON: the record says null, which the measurement reads back as NaN
+    recorded = None if math.isnan(float(value)) else float(value)
+    _show(text, verdict, {"key": key, "kind": "figure", "value": recorded, "applies": applies, "verdict": verdict})
     return value
 
 
@@ -174,6 +222,12 @@ def _table(path: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["kind", "trajectories", "minimum", "median", "maximum", "held"],
                             index=pd.Index([], name="key"))
     return pd.read_csv(file).set_index("key")
+
+
+def _shown(value: float, digits: int) -> str:
+    """``value`` at ``digits`` decimals, without a sign on zero (``-0.00`` reads as ``0.00``)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _show(text: str, verdict: str, record: dict) -> None:

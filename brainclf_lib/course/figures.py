@@ -10,6 +10,8 @@ itself: importing the library leaves plotly's default renderer as it was.
 from __future__ import annotations
 
 import functools
+import math
+import textwrap
 from collections.abc import Callable, Sequence
 
 import nibabel as nib
@@ -26,14 +28,19 @@ from ..data.discovery import raw_contrast_path
 from ..paths import PathLike
 from ..training.selection import effective_window, selection_scores
 
+#: The width, in pixels, of the column a course page shows a figure in (the site's content column is about 836 px): a
+#: figure's height is chosen for it, and every figure is displayed at the column's width, whatever it was drawn at.
+COLUMN_WIDTH = 820
+
 
 class CourseFigure(go.Figure):
     """A plotly figure that displays with the course's two renderers (plotly's JSON, which JupyterLab draws, and
     offline HTML for every static view) whatever plotly's default renderer is, so that the library never sets that
-    default for a user's own figures."""
+    default for a user's own figures. It is displayed at the width of the column it is shown in (a fixed ``width``
+    is dropped and plotly's autosize takes over), so no figure runs past the page's column."""
 
     def _repr_mimebundle_(self, include=None, exclude=None, validate: bool = True, **kwargs) -> dict:
-        figure = self.to_dict()
+        figure = _column_wide(self.to_dict())
         return {**_plotly_json().to_mimebundle(figure), "text/html": _offline_html(figure)}
 
     def _ipython_display_(self) -> None:
@@ -82,11 +89,13 @@ def axial(volume: np.ndarray, index: int | None = None, axis: int = 2) -> np.nda
 
 @returns_course_figure
 def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "", spacing: dict[str, Sequence[float]] | None = None,
-            titles: dict[tuple[str, str], str] | None = None) -> go.Figure:
+            titles: dict[tuple[str, str], str] | None = None, columns_per_row: int = 4) -> go.Figure:
     """A grid of grey-scale slices, each drawn in millimetres on axes of its own, so a head looks like a head.
 
     Taught in ``02_preprocessing``. One scale shared by every panel would draw a 21-voxel slice as a sliver beside a
-    256-voxel one, and square pixels would squash a 1.2 x 0.94 mm scan.
+    256-voxel one, and square pixels would squash a 1.2 x 0.94 mm scan. Rows of one panel each (a scan after each
+    step, an augmentation gallery) are laid out side by side, ``columns_per_row`` to a row, not one above the other;
+    the figure's height follows the panels' physical aspect at :data:`COLUMN_WIDTH`.
 
     Args:
         slices: ``{row name: {column name: 2D array}}``, each as :func:`axial` gives it.
@@ -94,24 +103,43 @@ def montage(slices: dict[str, dict[str, np.ndarray]], title: str = "", spacing: 
         spacing: ``{row name: (mm across, mm up)}`` of that row's pixels, or ``{(row, column): ...}`` of one panel's;
             for an :func:`axial` slice of an ``(x, y, z)`` volume, its ``(x, y)`` spacing. Unnamed: square pixels.
         titles: ``{(row, column): title}`` for a panel that shows something other than its column's name.
+        columns_per_row: the most panels side by side when every row holds one panel.
     """
     rows = list(slices)
     columns = sorted(dict.fromkeys(c for row in slices.values() for c in row), key=_contrast_order)
-    titles = {(r, c): f"{r}<br>{(titles or {}).get((r, c), c)}" if len(columns) > 1 else r for r in rows for c in columns}
-    names = [titles[r, c] if c in slices[r] else "" for r in rows for c in columns]
-    figure = make_subplots(len(rows), len(columns), subplot_titles=names, horizontal_spacing=0.02, vertical_spacing=0.3 / len(rows))
-    for i, row in enumerate(rows, 1):
-        for j, column in enumerate(columns, 1):
-            if column in slices[row]:
-                across, up = (spacing or {}).get((row, column), (spacing or {}).get(row, (1.0, 1.0)))
-                figure.add_trace(_grey(slices[row][column], float(across), float(up)), i, j)
+    labels = {(r, c): f"{r}<br>{(titles or {}).get((r, c), c)}" if len(columns) > 1 else r for r in rows for c in columns}
+    panels = [(r, c) for r in rows for c in columns]  # in reading order, None where a row lacks a column
+    if len(columns) == 1 and len(rows) > 1:  # one panel a row: a compact grid, read left to right, rows balanced
+        width = math.ceil(len(rows) / math.ceil(len(rows) / columns_per_row))
+        grid = [panels[i:i + width] for i in range(0, len(panels), width)]
+        grid[-1] += [None] * (width - len(grid[-1]))
+    else:
+        grid = [[(r, c) if c in slices[r] else None for c in columns] for r in rows]
+    n_rows, n_columns = len(grid), len(grid[0])
+    across = (COLUMN_WIDTH - 20) / n_columns  # a panel's width at the column's width
+    names = [_wrap(labels[panel], int(across / 7)) if panel else "" for line in grid for panel in line]
+    figure = make_subplots(n_rows, n_columns, subplot_titles=names, horizontal_spacing=0.02,
+                           vertical_spacing=0.3 / n_rows)
+    aspects = []
+    for i, line in enumerate(grid, 1):
+        for j, panel in enumerate(line, 1):
+            if panel is not None:
+                row, column = panel
+                image = slices[row][column]
+                mm_across, mm_up = (spacing or {}).get((row, column), (spacing or {}).get(row, (1.0, 1.0)))
+                figure.add_trace(_grey(image, float(mm_across), float(mm_up)), i, j)
+                aspects.append((i, image.shape[0] * float(mm_up) / max(image.shape[1] * float(mm_across), 1e-8)))
             # each panel keeps its own aspect: its x axis is scaled to its own y axis, not to the first panel's
             figure.update_xaxes(scaleanchor=figure.get_subplot(i, j).xaxis.anchor, constrain="domain", row=i, col=j)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, constrain="domain")
-    panel = max(230, 7 * max(len(line) for name in names for line in name.split("<br>")))  # titles do not run into each other
-    return figure.update_layout(title=dict(text=title, y=0.995, yanchor="top"), height=110 + 260 * len(rows),
-                                width=20 + panel * len(columns), margin=dict(l=10, r=10, t=110, b=10))
+    figure.update_annotations(font_size=12)  # panel titles, wrapped at about 7 px a character
+    lines = max(name.count("<br>") + 1 for name in names)
+    top = 50 + 18 * lines  # the title and each panel title's lines
+    # each row as tall as its tallest panel at the column's width
+    tall = [across * min(max((a for row, a in aspects if row == i), default=1.0), 1.3) for i in range(1, n_rows + 1)]
+    return figure.update_layout(title=dict(text=title, y=0.995, yanchor="top"), margin=dict(l=10, r=10, t=top, b=10),
+                                height=int(top + 10 + sum(tall) + n_rows * 18 * lines), font=dict(size=11))
 
 
 @returns_course_figure
@@ -181,8 +209,8 @@ def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
 
 @returns_course_figure
 def selection_curves(log: pd.DataFrame, window: int) -> go.Figure:
-    """Validation macro F1 of each epoch beside the ``window``-epoch mean that chooses the best one, with the epoch
-    each would keep marked.
+    """Each epoch's validation loss (negated: higher is better) beside the ``window``-epoch mean that chooses the
+    best one, with the epoch each would keep marked.
 
     Taught in ``04_train``.
 
@@ -200,7 +228,7 @@ def selection_curves(log: pd.DataFrame, window: int) -> go.Figure:
         best = int(scores.idxmax())
         figure.add_annotation(x=log["epoch"][best], y=scores[best], text=f"keeps epoch {log['epoch'][best]} ({label})",
                               arrowcolor=colour, font=dict(color=colour), ay=-30 if label == "mean" else 30)
-    return figure.update_layout(height=360, xaxis_title="epoch", yaxis_title="validation macro F1 (- 0.001 x loss)",
+    return figure.update_layout(height=360, xaxis_title="epoch", yaxis_title="minus validation loss",
                                 title=dict(text="Which epoch is kept", font=dict(size=13)))
 
 
@@ -368,9 +396,9 @@ def kernel_layouts() -> go.Figure:
     Taught in ``03_architectures``.
     """
     layouts = {
-        "r3d_18: 3D, 3 x 3 x 3": [(0, 3, 3, "3 x 3 x 3")],
-        "mc3_18 (stages 2-4): in-plane, 1 x 3 x 3": [(0, 3, 1, "1 x 3 x 3")],
-        "r2plus1d_18: 1 x 3 x 3, then 3 x 1 x 1": [(0, 3, 1, "1 x 3 x 3"), (4.5, 1, 3, "3 x 1 x 1")],
+        "r3d_18: 3D,<br>3 x 3 x 3": [(0, 3, 3, "3 x 3 x 3")],
+        "mc3_18 (stages 2-4):<br>in-plane, 1 x 3 x 3": [(0, 3, 1, "1 x 3 x 3")],
+        "r2plus1d_18: 1 x 3 x 3,<br>then 3 x 1 x 1": [(0, 3, 1, "1 x 3 x 3"), (4.5, 1, 3, "3 x 1 x 1")],
     }
     figure = make_subplots(1, 3, subplot_titles=list(layouts), horizontal_spacing=0.06)
     for column, kernels in enumerate(layouts.values(), start=1):
@@ -387,7 +415,7 @@ def kernel_layouts() -> go.Figure:
                             showticklabels=False, row=1, col=column)
         figure.update_yaxes(range=[-1.2, 3.5], title_text="slices (D)" if column == 1 else None, showgrid=False,
                             zeroline=False, showticklabels=False, scaleanchor=f"x{column}", row=1, col=column)
-    return figure.update_layout(height=350, width=1000, showlegend=False, margin=dict(t=90, b=40),
+    return figure.update_layout(height=350, showlegend=False, margin=dict(t=100, b=40),
                                 title="One block's kernels: extent along the slices (up) and in-plane (across)")
 
 
@@ -397,6 +425,11 @@ def _grey(image: np.ndarray, across: float, up: float) -> go.Heatmap:
     image = image.astype(float)
     high = np.percentile(image[image > 0], 99.5) if (image > 0).any() else 1
     return go.Heatmap(z=image[::-1], dx=across, dy=up, colorscale="gray", zmin=0, zmax=high, showscale=False)
+
+
+def _wrap(title: str, width: int) -> str:
+    """A panel title broken into lines of at most ``width`` characters (plotly does not wrap titles)."""
+    return "<br>".join(textwrap.fill(line, max(width, 12)).replace("\n", "<br>") for line in title.split("<br>"))
 
 
 def _largest_slice(volume: np.ndarray) -> int:
@@ -421,6 +454,12 @@ def _contrast_order(name: str) -> int:
     return order.index(name.lower()) if name.lower() in order else len(order)
 
 
+def _column_wide(figure: dict) -> dict:
+    """The figure without a fixed width, autosized to its column (its height is kept)."""
+    layout = {key: value for key, value in figure.get("layout", {}).items() if key != "width"}
+    return {**figure, "layout": {**layout, "autosize": True}}
+
+
 @functools.cache
 def _plotly_json():
     """plotly's JSON renderer, which JupyterLab draws, from plotly's registry of renderers. Its first use also
@@ -434,6 +473,16 @@ def _offline_html(figure: dict) -> str:
     """The figure as HTML, drawn by the plotly.js that :func:`_plotly_json` embedded (``pio.to_html`` as the notebook
     renderer calls it), without the MathJax ``<script>`` that renderer points at a CDN: the figures use no LaTeX,
     and a static page (nbconvert, ``make book``) must not reach the network. A figure with frames (the slice viewer)
-    is not played on load: it stays on the slice it opens at, not wherever the animation stopped."""
+    is not played on load: it stays on the slice it opens at, not wherever the animation stopped. Plotly sizes a
+    figure to its column once, when it is drawn, and again only when the window is resized; a page's column settles
+    after that (its sidebars arrive later), so :data:`_FOLLOW_COLUMN` redraws it whenever its column changes width."""
     return pio.to_html(figure, include_plotlyjs=False, include_mathjax=False, full_html=False, default_width="100%",
-                       default_height=525, validate=False, auto_play=False)
+                       default_height=525, validate=False, auto_play=False, config={"responsive": True},
+                       post_script=_FOLLOW_COLUMN)
+
+
+#: Run after a figure is drawn (``{plot_id}`` is its div): redraw it at its column's width whenever that changes.
+_FOLLOW_COLUMN = ("(function () { var plot = document.getElementById('{plot_id}');"
+                  " if (!plot || !window.ResizeObserver) { return; }"
+                  " new ResizeObserver(function () { window.Plotly.Plots.resize(plot); }).observe(plot.parentElement);"
+                  " })();")

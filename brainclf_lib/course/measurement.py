@@ -12,6 +12,7 @@ disagrees with it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -83,7 +84,7 @@ def harvest(folder: PathLike) -> list[dict]:
                 record = output.get("data", {}).get(RECORD_MIME)
                 if record and record.get("applies"):
                     records.append({"notebook": path.stem, "key": record["key"], "kind": record["kind"],
-                                    "value": float(record["value"])})
+                                    "value": math.nan if record["value"] is None else float(record["value"])})
     return records
 
 

@@ -36,6 +36,7 @@ ORDER: list[tuple[str, list[dict]]] = [
     ("06_results", [{}]),
     ("07_explainability", [{}]),
     ("08_protocols", [{}]),
+    ("09_real_scans", [{}]),
 ]
 
 #: How papermill's injected cell begins (its ``comment`` for the Python translator).

@@ -1,7 +1,10 @@
 """One name for everything a notebook draws (``viz.montage``, ``viz.slice_viewer``, ``viz.write_report``): the
-figures, the widget viewer and the HTML report live in modules of their own."""
+figures, the widget viewer and the HTML report live in modules of their own. Ranges and verdicts that a cell writes
+into generated prose (``viz.span``, ``viz.against_reference``) come from ``expectations``, as the quoted ranges do."""
 
+from .expectations import against_reference, span
 from .figures import (
+    COLUMN_WIDTH,
     CourseFigure,
     axial,
     class_montage,
@@ -21,6 +24,6 @@ from .figures import (
 from .report import write_report
 from .viewer import slice_viewer
 
-__all__ = ["CourseFigure", "axial", "class_montage", "confusion", "course_figure",
+__all__ = ["COLUMN_WIDTH", "CourseFigure", "against_reference", "axial", "class_montage", "confusion", "course_figure",
            "deviation_spread", "histograms", "kernel_layouts", "learning_curves", "metric_heatmap", "montage",
-           "overlay", "protocol_effects", "selection_curves", "slice_figure", "slice_viewer", "write_report"]
+           "overlay", "protocol_effects", "selection_curves", "slice_figure", "slice_viewer", "span", "write_report"]

@@ -26,7 +26,8 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
         layer: the module whose output is explained; ``None`` takes the last residual stage, ``layer4``.
 
     Returns:
-        The map, scaled to [0, 1], and the class it explains.
+        The map divided by its maximum (in [0, 1]; its minimum is not subtracted, which would move the shares of
+        :func:`attention_in_mask`), and the class it explains.
     """
     layer = layer or model.layer4
     store: dict[str, torch.Tensor] = {}
@@ -44,7 +45,8 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
     weights = store["gradient"].mean(dim=(2, 3, 4), keepdim=True)
     cam = F.relu((weights * store["activation"]).sum(1, keepdim=True))
     cam = F.interpolate(cam, size=image.shape[1:], mode="trilinear", align_corners=False)[0, 0].detach()
-    cam = cam - cam.min()
+    # scaled by its maximum only (Selvaraju et al.): subtracting the minimum as well would take a floor off every
+    # voxel, move the map's mass towards its peak and change the share of attention inside the tumour
     return (cam / cam.max().clamp_min(1e-8)).numpy(), target
 
 

@@ -105,6 +105,8 @@ def validate_runs(runs: list[Run] | PathLike, manifest: PathLike, out: PathLike 
                   progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every run's call on every scan of a manifest, and each run's figures; written to ``out`` when given.
 
+    Taught in ``09_real_scans``, on the twelve real scans of ``data/real/`` and the grid's runs.
+
     Args:
         runs: runs, a run folder, or a grid folder (see :func:`validation_runs`).
         manifest: the labelled scans (see :func:`read_manifest`), checked before anything is computed.
@@ -141,6 +143,8 @@ def validate_runs(runs: list[Run] | PathLike, manifest: PathLike, out: PathLike 
 def validation_summary(calls: pd.DataFrame) -> pd.DataFrame:
     """One row per run: n, accuracy, macro F1, sensitivity (tumour vs healthy), specificity, per-class F1 and the
     confusion matrix (rows the true classes, columns the calls, in ``CLASSES`` order, as JSON).
+
+    Taught in ``09_real_scans``, which also pools every run's calls into one row (``calls.assign(run=...)``).
 
     Args:
         calls: what :func:`validate_runs` returns first (``run``, ``label`` and ``pred`` columns at least).

@@ -64,7 +64,13 @@ class Predictor:
 def scan_settings(config: ExperimentConfig) -> PreprocessSettings:
     """The preprocessing a run's raw scans need: its spacing and shape, and its skull stripper (deepbet, the
     suite's default, when the run's data needed none). A run trained on several contrasts is refused here: one
-    raw scan cannot fill its channels."""
+    raw scan cannot fill its channels.
+
+    Taught in ``09_real_scans``.
+
+    Args:
+        config: the run's configuration (``run.config``), or the experiment's whose runs read the scans.
+    """
     if len(config.contrasts) > 1:
         raise ValueError(f"a run trained on several contrasts ({', '.join(config.contrasts)}) cannot classify one "
                          "scan a subject; predict and validate take single-contrast runs")
@@ -75,6 +81,8 @@ def scan_settings(config: ExperimentConfig) -> PreprocessSettings:
 def preprocess_scan(scan: PathLike, settings: PreprocessSettings, skull_strip: str | bool = "auto",
                     mask_cache: Path | None = None) -> tuple[tio.ScalarImage, SkullCheck]:
     """One raw scan preprocessed as a run's inputs were, and what was decided about its skull.
+
+    Taught in ``09_real_scans``, where Grad-CAM reads the real gliomas as the runs saw them.
 
     Args:
         scan: a NIfTI file, any orientation and voxel size; unreadable or not 3D is a ``BadInputError``.

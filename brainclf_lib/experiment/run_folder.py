@@ -336,6 +336,9 @@ class Run:
 def find_runs(output_dir: PathLike, like: ExperimentConfig | None = None, complete: bool = True) -> list[Run]:
     """The runs under ``output_dir``, found by their stored config rather than their folder name.
 
+    Taught in ``09_real_scans``, which validates the grid's runs (``06_results`` reads them through
+    ``collect_runs``).
+
     Args:
         output_dir: where the runs are.
         like: keep only runs of the same experiment: equal in every identity setting but the architecture, the

@@ -55,8 +55,17 @@ def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epoc
     return save_torch(out, {"model": state, "source": record or {}})
 
 
+#: Added to a run's seed for its source task: the source model starts from its own weights, never from the ones
+#: the scratch run of the same seed starts from (issue #34: with the target's seed, pre-trained and scratch runs
+#: made the same calls).
+SOURCE_SEED_OFFSET = 7919
+#: Epochs of the source task: long enough that its trunk moves away from its initialisation (05 measures how far,
+#: and what a linear probe reads from it); 3 epochs of 6 steps left it where it started.
+SOURCE_EPOCHS = 12
+
+
 def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tuple[str, ...] = ARCHS,
-                        epochs: int = 3, progress: bool = True) -> dict[str, Path]:
+                        epochs: int = SOURCE_EPOCHS, progress: bool = True) -> dict[str, Path]:
     """Self-trained source weights for each architecture: the offline stand-in for Kinetics-400.
 
     Taught in ``05_transfer_learning``. Each model learns to tell how a volume was rotated; files already there are
@@ -88,8 +97,10 @@ def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tupl
             if dataset is None:
                 dataset, cohort = source_dataset(fold_config)
                 record = {"task": "rotation", "data": cohort, "fold": fold, "epochs": epochs,
+                          "seed": config.seed + SOURCE_SEED_OFFSET,
                           "subjects": [subject["subject_id"] for subject in dataset.subjects]}
-            train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed, record=record,
+            train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed + SOURCE_SEED_OFFSET,
+                                  record=record,
                                   max_steps=config.max_steps_per_epoch, device=config.device, progress=progress)
     return {arch: source_weights_file(out_dir, config.replace(arch=arch)) for arch in map(canonical_arch, archs)}
 

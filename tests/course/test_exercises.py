@@ -76,3 +76,23 @@ def test_a_data_exercise_names_the_cohort_it_needs(tmp_path, monkeypatch, capsys
 def test_a_tie_accepts_either_answer(monkeypatch):
     monkeypatch.setitem(EXERCISES, "06.2", Exercise("06.2", "a class", lambda config: ["LGG", "HGG"], kind="choice"))
     assert check("06.2", "HGG") is True and check("06.2", "lgg") is True and check("06.2", "Healthy") is False
+
+
+def test_the_real_scans_exercise_reads_the_grids_calls_and_names_what_is_missing(tmp_path, capsys):
+    import pandas as pd
+
+    config = make_config("smoke", output_dir=str(tmp_path))
+    assert check("09.1", 0.5, config) is None  # nothing validated yet: it names where it looked, and trains nothing
+    assert "cannot check yet: no calls of the real scans in" in capsys.readouterr().out
+    run = Run.of(config)
+    run.folder.mkdir(parents=True)
+    config.to_json(run.path(Run.CONFIG))
+    for name in (Run.BEST, Run.PREDICTIONS):
+        run.path(name).write_text("")
+    run.path(Run.METRICS).write_text(json.dumps({"macro_f1": 0.5}))
+    calls = tmp_path / "validation" / "real" / "calls.csv"
+    calls.parent.mkdir(parents=True)
+    pd.DataFrame({"run": [run.name, run.name, "another-experiment"], "label": ["LGG", "HGG", "LGG"],
+                  "pred": ["LGG", "HGG", "HGG"]}).to_csv(calls, index=False)
+    assert check("09.1", 1.0, config) is True  # the other experiment's call on the LGG scan does not count
+    assert check("09.1", 0.5, config) is False

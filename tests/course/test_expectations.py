@@ -111,3 +111,39 @@ def test_no_quoted_range_starts_a_line():
                   "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
               ).splitlines() if re.match(r"\s*<!-- range:", line)]
     assert not starts, starts
+
+
+def test_a_range_from_a_value_to_itself_is_quoted_as_the_one_value():
+    """Issue #35, item 5: "0.98 to 0.98 over 11 trajectories" and "1.000 to 1.000" read as a range that is none."""
+    from brainclf_lib.course.expectations import Measured, against_reference, span
+
+    same = Measured("k", "figure", 11, 0.9791, 0.9791, 0.9793, 0)
+    assert same.quoted() == "0.98 in every one of 11 trajectories"
+    assert Measured("k", "figure", 8, 0.62, 0.8, 1.0, 0).quoted() == "0.62 to 1.00 over 8 trajectories"
+    assert span(1.0, 1.0, 3) == "1.000" and span(0.9996, 1.0, 3, " (every resample)") == "1.000 (every resample)"
+    assert span(-0.001, 0.001) == "0.00" and span(0.5, 0.75) == "0.50 to 0.75"
+    assert against_reference(0.7, 0.9, 0.95) == "different"
+    assert against_reference(0.7, 0.9, 0.9) == against_reference(float("nan"), 0.9, 0.2) == "not distinguishable on this cohort"
+
+
+def test_expect_never_shows_a_range_from_a_value_to_itself(capsys, monkeypatch):
+    from brainclf_lib.course import expectations
+
+    row = expectations.Measured("k", "figure", 11, 1.0, 1.0, 1.0, 0)
+    monkeypatch.setattr(expectations, "measured", lambda key: row)
+    expectations.expect("k", 1.0)
+    expectations.expect("k", 0.5)
+    shown = capsys.readouterr().out
+    assert "1.00 to 1.00" not in shown and shown.count("1.00 ±") == 1 and "OUTSIDE the 1.00 (±" in shown
+
+
+def test_a_nan_figure_leaves_a_json_record_that_reads_back_as_nan(monkeypatch, tmp_path):
+    """07's attention ratio is NaN when a map is empty; its record held NaN, which is no JSON, and jupyter_client
+    printed a warning with the machine's path into the page."""
+    shown = []
+    monkeypatch.setattr(expectations, "_show", lambda text, verdict, record: shown.append(record))
+    expect("07 r3d_18: attention ratio", math.nan)
+    text = json.dumps(shown[0], allow_nan=False)
+    notebook = {"cells": [{"cell_type": "code", "outputs": [{"data": {expectations.RECORD_MIME: json.loads(text)}}]}]}
+    (tmp_path / "07_explainability.ipynb").write_text(json.dumps(notebook))
+    assert math.isnan(harvest(tmp_path)[0]["value"])

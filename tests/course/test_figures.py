@@ -78,6 +78,32 @@ def test_each_montage_panel_is_drawn_at_its_own_physical_aspect():
     assert (figure.layout.xaxis.scaleanchor, figure.layout.xaxis2.scaleanchor) == ("y", "y2")  # its own y axis
 
 
+def test_a_montage_of_one_panel_a_row_lays_the_steps_out_side_by_side_at_their_aspect():
+    """Issue #35, item 3: 02 passes each preprocessing step as a row of one panel; they were stacked one per row."""
+    steps = {name: {"axial": np.ones((40, 48))} for name in ("reoriented", "resampled", "cropped", "stripped", "final")}
+    figure = viz.montage(steps, "steps", spacing={name: (1.0, 1.0) for name in steps})
+    domains = [(figure.layout[f"xaxis{i or ''}"].domain, figure.layout[f"yaxis{i or ''}"].domain) for i in ("", 2, 3, 4, 5)]
+    assert len({y for _, y in domains[:3]}) == 1 and domains[3][1] == domains[4][1] != domains[0][1]  # 3 + 2, balanced
+    assert len({x for x, _ in domains[:3]}) == 3 and domains[3][0] == domains[0][0]  # the fourth starts the next row
+    assert [a.text for a in figure.layout.annotations] == list(steps)
+    long = viz.montage({"percentiles (0.5, 99.5) to [0, 1], then cropped / padded": {"axial": np.ones((4, 4))},
+                        "b": {"axial": np.ones((4, 4))}, "c": {"axial": np.ones((4, 4))}})
+    assert "<br>" in long.layout.annotations[0].text  # a long title wraps instead of running into its neighbour
+    panel = (viz.COLUMN_WIDTH - 20) / 3 * 40 / 48  # a 40 x 48 mm slice at the column's width, three to a row
+    assert 2 * panel < figure.layout.height < 2 * panel + 200 < 110 + 260 * len(steps)  # two rows, not one a step
+
+
+def test_every_course_figure_is_displayed_at_its_columns_width():
+    """Issue #35: figures drawn 980-1000 px wide ran past an 836 px column; the helper drops the fixed width."""
+    figure = viz.kernel_layouts().update_layout(width=1000)  # as it was drawn
+    bundle = figure._repr_mimebundle_()
+    shown = bundle["application/vnd.plotly.v1+json"]["layout"]
+    assert "width" not in shown and shown["autosize"] is True and shown["height"] == 350
+    assert '"responsive": true' in bundle["text/html"] and not re.search(r'"width":\s*1000', bundle["text/html"])
+    wide = viz.course_figure(go.Figure(layout=dict(width=1400)))._repr_mimebundle_()
+    assert "width" not in wide["application/vnd.plotly.v1+json"]["layout"]
+
+
 def test_the_class_montage_names_what_each_panel_shows_at_the_scans_aspect(prepared):
     manifest = read_manifest(prepared)
     figure = viz.class_montage(manifest)

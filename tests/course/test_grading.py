@@ -48,7 +48,7 @@ def _graded(notebook: dict) -> dict[str, dict]:
 def test_every_assignment_generates_and_its_release_holds_no_solution(course):
     names = sorted(path.name for path in (course / "source").iterdir())
     assert names == ["01_data_exploration", "02_preprocessing", "03_architectures", "04_train",
-                     "05_transfer_learning", "06_results", "07_explainability", "08_protocols"]
+                     "05_transfer_learning", "06_results", "07_explainability", "08_protocols", "09_real_scans"]
     for name in names:
         _nbgrader(course, "generate_assignment", name, "--force")
         source = json.loads((course / "source" / name / f"{name}.ipynb").read_text())

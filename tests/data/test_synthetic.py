@@ -150,3 +150,43 @@ def test_another_spec_in_the_same_folder_is_refused(cohort):
 
 def _digest(array: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def test_every_t1ce_holds_normal_enhancement_above_white_matter():
+    """Issue #38: a real T1ce's brightest voxels are vessels, sinuses, dura and choroid plexus in every subject, so
+    the upper percentile of the intensity window is set by them, not by white matter or a tumour's rim. Version 4
+    had none: a tumour-free T1ce's 99.5th percentile was white matter's own level."""
+    for seed in range(2):
+        arrays = synthesise_tumour_subject("Healthy", np.random.default_rng(seed), 0.0)
+        t1ce, t1 = arrays["t1ce"].astype(float), arrays["t1"].astype(float)
+        brain = t1ce > 0
+        white = np.percentile(t1[brain], 90)  # white matter is the brightest tissue on T1
+        assert np.percentile(t1ce[brain], 99.5) > 1.3 * np.percentile(t1ce[brain], 90)  # v4: 1.12 and 1.14; data/real: 1.27 (LGG), 1.93 (GBM)
+        assert np.percentile(t1[brain], 99.5) < 1.3 * white  # and the plain T1 has no enhancement
+
+
+def test_healthy_and_tumour_brains_have_one_size():
+    """Issue #38: in version 4 every tumour brain (MNI152's, larger than a subject's) was larger than every healthy
+    one (ROBEX's), and real low-grade gliomas, of a real brain's size, were called healthy."""
+    from brainclf_lib.data.synthetic.cohort import BRATS_POSE, IXI_POSE, _warped_points
+    from brainclf_lib.data.synthetic.templates import robex_head
+
+    def volumes(template, pose):
+        grid = world_grid((96, 112, 96), np.diag([2.0, 2.0, 2.0, 1.0]) + np.c_[np.zeros((4, 3)), [-96, -130, -90, 0]])
+        return [float((sample(template.channel("brain")[None], template.affine,
+                              _warped_points(grid, np.random.default_rng(s), pose))[0] > 0.5).sum()) * 8 / 1000
+                for s in range(6)]
+
+    tumour, healthy = volumes(mni_tissues(), BRATS_POSE), volumes(robex_head(), IXI_POSE)
+    assert abs(np.mean(tumour) / np.mean(healthy) - 1) < 0.1
+    assert 1000 < np.mean(tumour) < 1600  # cm^3: an adult's brain, not MNI152's
+    assert min(tumour) < max(healthy) and min(healthy) < max(tumour)
+
+
+def test_low_grade_gliomas_are_ill_defined_with_little_mass_effect():
+    rng = np.random.default_rng(0)
+    lgg = [sample_tumour("LGG", rng, 0.0) for _ in range(20)]
+    hgg = [sample_tumour("HGG", rng, 0.0) for _ in range(20)]
+    assert min(t.edge for t in lgg) > 1.5 * max(t.edge for t in hgg)
+    assert max(t.mass_effect for t in lgg) < min(t.mass_effect for t in hgg)
+    assert all(t.necrosis == 0 and t.enhancement < 0.3 for t in lgg)

@@ -13,7 +13,7 @@ def test_grad_cam_is_a_unit_map_of_the_input_shape_for_the_predicted_class():
     image = torch.rand(1, 12, 16, 16)
     cam, predicted = grad_cam(model, image)
     assert cam.shape == (12, 16, 16)
-    assert cam.min() == pytest.approx(0.0) and cam.max() == pytest.approx(1.0)
+    assert cam.min() >= 0.0 and cam.max() == pytest.approx(1.0)
     assert predicted == int(model.eval()(image[None]).argmax())
     assert grad_cam(model, image, target=2, layer=model.layer3)[1] == 2
 
@@ -74,5 +74,29 @@ def test_grad_cam_agrees_with_captums_layer_grad_cam(arch):
         ours, target = grad_cam(model, image, layer=layer)
         reference = LayerGradCam(model, layer).attribute(image[None], target=target, relu_attributions=True)
         reference = LayerAttribution.interpolate(reference, image.shape[1:], interpolate_mode="trilinear")[0, 0].detach()
-        reference = (reference - reference.min()) / (reference.max() - reference.min()).clamp_min(1e-8)
+        reference = reference / reference.max().clamp_min(1e-8)  # Grad-CAM scaled by its maximum, not min-max
         assert np.allclose(ours, reference.numpy(), atol=1e-4), (arch, layer_name)
+
+
+class _Uniform(torch.nn.Module):
+    """A model whose last stage's activations, and so its Grad-CAM, are the same positive value everywhere."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer4 = torch.nn.Conv3d(1, 2, 1)
+        self.fc = torch.nn.Linear(2, 3)
+        for parameter in (self.layer4.weight, self.layer4.bias, self.fc.weight):
+            torch.nn.init.constant_(parameter, 1.0)
+
+    def forward(self, x):
+        return self.fc(self.layer4(x).mean(dim=(2, 3, 4)))
+
+
+def test_grad_cam_does_not_subtract_its_minimum_so_the_shares_stay_as_the_map_gives_them():
+    """Issue #35: a map that argues for the class everywhere alike is uniform (1 everywhere), not empty, and its share
+    inside a mask is the mask's share of the volume (min-max scaling made it zero everywhere)."""
+    cam, _ = grad_cam(_Uniform(), torch.ones(1, 6, 4, 4), target=0)
+    assert np.allclose(cam, 1.0)
+    mask = np.zeros((6, 4, 4), bool)
+    mask[:2] = True
+    assert attention_in_mask(cam, mask)["attention in tumour"] == pytest.approx(1 / 3)

@@ -26,6 +26,7 @@ from ...paths import PathLike
 from .contrasts import compose, scanner, thick_slices
 from .templates import mni_tissues, robex_head
 from .tumours import compartments, lobe_of, mass_effect_points, sample_tumour, segmentation
+from .vessels import normal_enhancement
 from .warp import mass_effect, random_affine, sample, smooth_field, world_grid
 
 BRATS_SHAPE = (240, 240, 155)
@@ -63,17 +64,21 @@ BRATS_SITES: dict[str, Site] = {
 class Pose:
     """How far a subject's head differs from the template: rotation (degrees), shift (mm), anisotropic and overall
     size, and elastic shape (mm). BraTS volumes were co-registered to one atlas, so they vary less than IXI's
-    unregistered heads, which lie where each was scanned."""
+    unregistered heads, which lie where each was scanned. ``base`` is the template's size relative to a real
+    head: MNI152 2009's brain is larger than a subject's, ROBEX's a little smaller; both are brought to one real
+    size, so that a brain's size says nothing of its class (in version 4 every tumour brain was larger than every
+    healthy one, and real low-grade gliomas were called healthy)."""
 
     degrees: float
     shift: float
     aspect: float
     size: float
     elastic: float
+    base: float = 1.0
 
 
-BRATS_POSE = Pose(degrees=6.0, shift=5.0, aspect=0.04, size=0.06, elastic=3.0)
-IXI_POSE = Pose(degrees=15.0, shift=12.0, aspect=0.04, size=0.06, elastic=3.0)
+BRATS_POSE = Pose(degrees=6.0, shift=5.0, aspect=0.04, size=0.09, elastic=3.0, base=0.91)
+IXI_POSE = Pose(degrees=15.0, shift=12.0, aspect=0.04, size=0.09, elastic=3.0, base=1.05)
 #: The lateral ventricles' centre in MNI space (mm), and how far (fraction) sampling points move towards it:
 #: negative shrinks the ventricles, positive enlarges them (as with age or hydrocephalus).
 VENTRICLES = np.array([0.0, -12.0, 14.0])
@@ -84,7 +89,9 @@ VENTRICLE_CHANGE = (-0.15, 0.35)
 #: 3: high-grade rims enhance by 0.65 to 0.95, not 0.5 to 0.8 (in version 2, three of the four high-grade tumours
 #: that every model called low grade enhanced least, 0.52 to 0.56, so no difficulty setting could raise HGG's F1).
 #: 4: the share of mimics is exact (:func:`mimic_subjects`); drawn tumour by tumour, 0.1 gave seed 0 no mimic.
-GENERATOR_VERSION = 4
+#: 5: what real scans hold (issue #38): normal enhancement on T1ce (:mod:`.vessels`), brains of one real size in
+#: both datasets, tissue contrast and bias randomised wider, low-grade gliomas ill-defined with little mass effect.
+GENERATOR_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: 
     points = _warped_points(world_grid(tuple(s.stop - s.start for s in roi), roi_affine), rng, BRATS_POSE)
     site_name = list(BRATS_SITES)[rng.integers(len(BRATS_SITES))]
     site = BRATS_SITES[site_name]
+    contrast_gain, bias_gain = rng.uniform(0.85, 1.15), rng.uniform(0.6, 1.6)
     tumour = sample_tumour(grade, rng, difficulty, mimic) if grade != "Healthy" else None
     if drawn is not None:
         drawn.update(site=site_name, mimic=bool(tumour and tumour.mimic))
@@ -165,11 +173,13 @@ def synthesise_tumour_subject(grade: str, rng: np.random.Generator, difficulty: 
     if maps is not None:  # a tumour at the brain's edge still belongs to the brain
         brain = torch.maximum(brain, maps["core"] * (brain > 0.05))
         tissues["brain"] = brain
+    normal, normal_gain = normal_enhancement(tissues, pushed, rng), rng.uniform(0.7, 1.3)
     scale = rng.uniform(600, 1400)
     arrays = {}
     for contrast in BRATS_CONTRASTS:
-        image = compose(contrast, tissues, maps, tumour.enhancement if tumour else 0.0, rng, site.tissue_contrast)
-        image = scanner(thick_slices(image, site.slice_mm), rng, noise=site.noise, bias=site.bias) * (brain > 0.5)
+        image = compose(contrast, tissues, maps, tumour.enhancement if tumour else 0.0, rng,
+                        site.tissue_contrast * contrast_gain, normal, normal_gain)
+        image = scanner(thick_slices(image, site.slice_mm), rng, noise=site.noise, bias=site.bias * bias_gain) * (brain > 0.5)
         arrays[contrast] = _paste((image * scale).round().clamp(0, 32767).to(torch.int16).numpy(), roi, np.int16)
     seg = segmentation(maps, brain) if maps is not None else torch.zeros_like(brain, dtype=torch.uint8)
     arrays["seg"] = _paste(seg.numpy(), roi, np.uint8)
@@ -182,7 +192,8 @@ def synthesise_ixi_subject(site: str, rng: np.random.Generator) -> np.ndarray:
     points = _warped_points(world_grid(IXI_SHAPE, IXI_AFFINE), rng, IXI_POSE)
     t1 = sample(template.channels[:1], template.affine, points)[0]
     scale, noise, gamma = IXI_SITES[site]
-    image = scanner(t1.clamp(min=0) ** gamma * rng.uniform(0.9, 1.1), rng, noise=noise, bias=0.15)
+    image = scanner(t1.clamp(min=0) ** (gamma * rng.uniform(0.9, 1.1)) * rng.uniform(0.9, 1.1), rng, noise=noise,
+                    bias=0.15 * rng.uniform(0.6, 1.6))
     return (image * 400 * scale).round().clamp(0, 32767).to(torch.int16).numpy()
 
 
@@ -237,6 +248,7 @@ def _warped_points(grid: torch.Tensor, rng: np.random.Generator, pose: Pose) -> 
     """Where each output voxel samples the template: this subject's head pose and size, an elastic change of shape,
     and its ventricles' size, composed into one sampling grid."""
     matrix = random_affine(rng, pose.degrees, pose.aspect, pose.shift, pose.size)
+    matrix[:3, :3] /= pose.base
     matrix = torch.from_numpy(matrix.astype(np.float32))
     points = grid @ matrix[:3, :3].T + matrix[:3, 3]
     points = points + smooth_field(rng, tuple(grid.shape[:3]), std=pose.elastic, control=5, channels=3)

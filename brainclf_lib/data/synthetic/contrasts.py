@@ -17,6 +17,9 @@ INTENSITY: dict[str, dict[str, float]] = {
     "flair": dict(csf=0.12, gm=0.62, wm=0.48, necrosis=0.40, core=0.90, enhancing=0.78, oedema=0.92),
 }
 
+#: How much each tissue's grey level varies between subjects on its own (a standard deviation, relative).
+TISSUE_JITTER = 0.07
+
 
 def compose(
     contrast: str,
@@ -25,16 +28,22 @@ def compose(
     enhancement: float,
     rng: np.random.Generator,
     tissue_contrast: float = 1.0,
+    normal: torch.Tensor | None = None,
+    normal_gain: float = 0.0,
 ) -> torch.Tensor:
     """Intensity of one contrast from tissue probabilities and tumour compartments, before bias and noise.
 
     ``tissue_contrast`` stretches (> 1) or flattens (< 1) the differences between tissues, as scanners and
-    protocols do; each subject's values also vary a little on their own.
+    protocols do, and each subject's tissues vary on their own (by :data:`TISSUE_JITTER`): contrast randomised
+    beyond what one scanner does, after SynthSeg, so that no model can lean on one exact grey level. ``normal`` (T1ce only) is the map
+    of normally enhancing structures (:mod:`.vessels`), ``normal_gain`` how much brighter than white matter they are.
     """
     values = INTENSITY[contrast]
     middle = float(np.mean(list(values.values())))
-    table = {k: (middle + tissue_contrast * (v - middle)) * (1 + rng.normal(0, 0.04)) for k, v in values.items()}
+    table = {k: (middle + tissue_contrast * (v - middle)) * (1 + rng.normal(0, TISSUE_JITTER)) for k, v in values.items()}
     image = sum(tissues[t] * table[t] for t in ("csf", "gm", "wm"))
+    if contrast == "t1ce" and normal is not None:
+        image = image * (1 - normal) + normal * table["wm"] * (1 + normal_gain)
     if tumour is None:
         return image
     core, necrosis, enhancing = tumour["core"], tumour["necrosis"], tumour["enhancing"]

@@ -1,7 +1,9 @@
 """Gliomas with the radiology of their grade, as soft compartment maps on the subject's grid.
 
-HGG: a ring-enhancing rim on T1ce around a necrotic core, wide oedema bright on T2 / FLAIR, large.
-LGG: mostly non-enhancing, ill-defined, hyperintense on T2 / FLAIR, no necrosis, smaller.
+HGG: a thick irregular ring-enhancing rim on T1ce around a necrotic core, wide oedema bright on T2 / FLAIR, mass
+effect, often large.
+LGG: ill-defined, T1-hypointense, mostly non-enhancing (faint patches in one of five), hyperintense on T2 / FLAIR,
+no necrosis, little mass effect.
 ``difficulty`` (0 to 1) makes the grades overlap as they do in the clinic, where some non-enhancing gliomas are
 high grade and some low-grade ones enhance: a share ``difficulty / 2`` of tumours has the radiology of the
 other grade, so no model can tell those apart and the LGG / HGG error cannot fall below that share.
@@ -37,6 +39,7 @@ class TumourSpec:
     irregularity: float  # amplitude of the noise on the tumour's edge
     mass_effect: float  # how far surrounding tissue is pushed (0 to ~0.5)
     mimic: bool = False  # has the radiology of the other grade
+    edge: float = EDGE  # softness of its border (radius units): a low-grade glioma's is ill-defined
 
 
 def sample_tumour(grade: str, rng: np.random.Generator, difficulty: float, mimic: bool | None = None) -> TumourSpec:
@@ -47,15 +50,16 @@ def sample_tumour(grade: str, rng: np.random.Generator, difficulty: float, mimic
     drawn = rng.random() < difficulty / 2  # drawn even when decided, so the rest of the tumour does not change
     mimic = drawn if mimic is None else mimic
     looks_like = {"HGG": "LGG", "LGG": "HGG"}[grade] if mimic else grade
-    if looks_like == "HGG":  # large, ring-enhancing around necrosis, wide oedema
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 26), rng.uniform(0.35, 0.65), rng.uniform(0.65, 0.95), False, rng.uniform(0.35, 0.8)
-    elif rng.random() < 0.2:  # an LGG with faint patchy enhancement and no necrosis
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, rng.uniform(0.1, 0.25), True, rng.uniform(0.1, 0.4)
-    else:  # non-enhancing, smaller, little oedema
-        radius, necrosis, enhancement, patchy, oedema = rng.uniform(10, 22), 0.0, 0.0, False, rng.uniform(0.1, 0.35)
+    if looks_like == "HGG":  # a thick irregular rim around necrosis, wide oedema, mass effect, a sharp border
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(15, 28), rng.uniform(0.35, 0.7), rng.uniform(0.65, 0.95), False, rng.uniform(0.35, 0.8)
+        irregularity, push, edge = rng.uniform(0.25, 0.4), rng.uniform(0.3, 0.5), EDGE
+    else:  # ill-defined, T1-hypointense, no necrosis, little mass effect; one in five with faint patchy enhancement
+        faint = rng.random() < 0.2
+        radius, necrosis, enhancement, patchy, oedema = rng.uniform(12, 26), 0.0, rng.uniform(0.1, 0.25) if faint else 0.0, faint, rng.uniform(0.1, 0.35)
+        irregularity, push, edge = rng.uniform(0.1, 0.25), rng.uniform(0.05, 0.2), rng.uniform(0.12, 0.25)
     centre = _tumour_site(rng, radius)
     return TumourSpec(grade, centre, float(radius), float(necrosis), float(enhancement), patchy, float(oedema),
-                      float(rng.uniform(0.15, 0.3)), float(rng.uniform(0.25, 0.45)), mimic)
+                      float(irregularity), float(push), mimic, float(edge))
 
 
 def lobe_of(centre: np.ndarray) -> str:
@@ -78,14 +82,14 @@ def compartments(spec: TumourSpec, points: torch.Tensor, rng: np.random.Generato
     noise = smooth_field(rng, tuple(points.shape[:3]), std=1.0, control=20, channels=2)
     c = torch.from_numpy(spec.centre.astype(np.float32))
     level = (points - c).norm(dim=-1) / spec.radius + spec.irregularity * noise[..., 0]
-    core = torch.sigmoid((1 - level) / EDGE)
+    core = torch.sigmoid((1 - level) / spec.edge)
     necrosis = torch.sigmoid((spec.necrosis - level) / EDGE) if spec.necrosis > 0 else torch.zeros_like(core)
     enhancing = (core - necrosis).clamp(0, 1)
     if spec.patchy:
         enhancing = enhancing * torch.sigmoid((noise[..., 1] - 0.4) / 0.15)
     if spec.enhancement == 0:
         enhancing = torch.zeros_like(core)
-    oedema = (torch.sigmoid((1 + spec.oedema - level) / (3 * EDGE)) - core).clamp(0, 1)
+    oedema = (torch.sigmoid((1 + spec.oedema - level) / (3 * spec.edge)) - core).clamp(0, 1)
     return {"core": core, "necrosis": necrosis, "enhancing": enhancing, "oedema": oedema}
 
 
