@@ -2,6 +2,7 @@
 answers and honest about missing work. (The worked answers themselves are executed in ``test_notebooks``.)"""
 
 import json
+import math
 import re
 
 import pytest
@@ -96,3 +97,11 @@ def test_the_real_scans_exercise_reads_the_grids_calls_and_names_what_is_missing
                   "pred": ["LGG", "HGG", "HGG"]}).to_csv(calls, index=False)
     assert check("09.1", 1.0, config) is True  # the other experiment's call on the LGG scan does not count
     assert check("09.1", 0.5, config) is False
+
+
+def test_an_undefined_reference_accepts_only_an_undefined_answer(monkeypatch):
+    """07.1's share is NaN when the run's Grad-CAM map is all zero; the worked answer computes the same NaN and
+    failed its own check (NaN is never close to NaN)."""
+    monkeypatch.setitem(EXERCISES, "07.1", Exercise("07.1", "a share", lambda config: math.nan))
+    assert check("07.1", math.nan, make_config("smoke")) is True
+    assert check("07.1", 0.5, make_config("smoke")) is False
