@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -14,7 +17,7 @@ from ..data.step import FoldData
 
 
 def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, layer: nn.Module | None = None) -> tuple[np.ndarray, int]:
-    """Grad-CAM of one volume at ``layer``, upsampled to the input's (D, H, W).
+    """Grad-CAM of one volume at ``layer``, on the input's (D, H, W) grid (:func:`upsample_to_input`).
 
     Taught in ``07_explainability``. A forward hook keeps the layer's activations, a backward hook their
     gradients; the channel-mean gradient weights each activation map, and the ReLU of the sum is the map.
@@ -44,10 +47,30 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
         backward.remove()
     weights = store["gradient"].mean(dim=(2, 3, 4), keepdim=True)
     cam = F.relu((weights * store["activation"]).sum(1, keepdim=True))
-    cam = F.interpolate(cam, size=image.shape[1:], mode="trilinear", align_corners=False)[0, 0].detach()
+    cam = upsample_to_input(cam, image.shape[1:]).detach()
     # scaled by its maximum only (Selvaraju et al.): subtracting the minimum as well would take a floor off every
     # voxel, move the map's mass towards its peak and change the share of attention inside the tumour
     return (cam / cam.max().clamp_min(1e-8)).numpy(), target
+
+
+def upsample_to_input(cam: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """A stage's map ``(1, 1, d, h, w)`` on the input's grid ``(D, H, W)``, each cell at the centre of its receptive
+    field.
+
+    A video ResNet's strided convolutions (kernel 3, padding 1) put cell ``i`` of a stage with stride ``s`` at input
+    voxel ``s * i``. ``F.interpolate(..., align_corners=False)`` would put it at ``s * i + (s - 1) / 2``, the centre of
+    a block: half a cell late, which at layer4 of the fast preset is 3.5 slices and 7.5 voxels in-plane (28 and 60 mm).
+    The stride of each axis is read from the shapes (a power of two: ``ceil(n / s)`` cells cover ``n`` voxels);
+    between cell centres the map is linear, past the last one it stays at that cell's value.
+    """
+    axes = []
+    for voxels, cells in zip(size, cam.shape[2:], strict=True):
+        stride = 2 ** math.ceil(math.log2(voxels / cells)) if cells > 1 else 1
+        position = (torch.arange(voxels, dtype=cam.dtype) / stride).clamp(max=cells - 1)  # in cells
+        axes.append(2 * position / max(cells - 1, 1) - 1)  # grid_sample's [-1, 1], corners on cell centres
+    d, h, w = torch.meshgrid(*axes, indexing="ij")
+    grid = torch.stack((w, h, d), dim=-1)[None]  # grid_sample reads (x, y, z) = (W, H, D)
+    return F.grid_sample(cam, grid, mode="bilinear", padding_mode="border", align_corners=True)[0, 0]
 
 
 def attention_in_mask(cam: np.ndarray, mask: np.ndarray, brain: np.ndarray | None = None) -> dict[str, float]:

@@ -4,7 +4,14 @@ import torch
 
 from brainclf_lib import build_model
 from brainclf_lib.data.step import load_fold
-from brainclf_lib.evaluation.explain import attention_in_mask, grad_cam, load_mask, tumour_attention, tumour_cases
+from brainclf_lib.evaluation.explain import (
+    attention_in_mask,
+    grad_cam,
+    load_mask,
+    tumour_attention,
+    tumour_cases,
+    upsample_to_input,
+)
 
 
 def test_grad_cam_is_a_unit_map_of_the_input_shape_for_the_predicted_class():
@@ -64,7 +71,7 @@ def test_an_empty_grad_cam_map_is_flagged_and_has_no_shares(tiny_config, monkeyp
 @pytest.mark.parametrize("arch", ["r3d", "mc3", "r2plus1d"])
 def test_grad_cam_agrees_with_captums_layer_grad_cam(arch):
     """The hook-built Grad-CAM of 07 (and the library's) against an independent implementation."""
-    from captum.attr import LayerAttribution, LayerGradCam
+    from captum.attr import LayerGradCam
 
     torch.manual_seed(0)
     model = build_model(arch).eval()
@@ -73,7 +80,7 @@ def test_grad_cam_agrees_with_captums_layer_grad_cam(arch):
         layer = getattr(model, layer_name)
         ours, target = grad_cam(model, image, layer=layer)
         reference = LayerGradCam(model, layer).attribute(image[None], target=target, relu_attributions=True)
-        reference = LayerAttribution.interpolate(reference, image.shape[1:], interpolate_mode="trilinear")[0, 0].detach()
+        reference = upsample_to_input(reference, image.shape[1:]).detach()  # captum's own would be half a cell late
         reference = reference / reference.max().clamp_min(1e-8)  # Grad-CAM scaled by its maximum, not min-max
         assert np.allclose(ours, reference.numpy(), atol=1e-4), (arch, layer_name)
 
@@ -100,3 +107,37 @@ def test_grad_cam_does_not_subtract_its_minimum_so_the_shares_stay_as_the_map_gi
     mask = np.zeros((6, 4, 4), bool)
     mask[:2] = True
     assert attention_in_mask(cam, mask)["attention in tumour"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("arch", ["r3d", "mc3", "r2plus1d"])
+def test_a_layer4_cell_lands_where_its_receptive_field_is_centred(arch):
+    """Issue #35: the input voxels that move a layer4 cell most (the gradient's centre of mass, its effective
+    receptive field) are where the upsampled map puts that cell; ``F.interpolate(align_corners=False)`` put it half
+    a cell late (r3d_18: 35.5 slices and 39.5 voxels for a field centred at 32 and 32)."""
+    torch.manual_seed(0)
+    model = build_model(arch).eval()
+    image = torch.randn(2, 1, 64, 64, 64, requires_grad=True)
+    kept = {}
+    hook = model.layer4.register_forward_hook(lambda _m, _i, out: kept.__setitem__("A", out))
+    model(image)
+    hook.remove()
+    cells = kept["A"].shape[2:]
+    middle = tuple(n // 2 for n in cells)
+    kept["A"][:, :, middle[0], middle[1], middle[2]].sum().backward()
+    sensitivity = image.grad.abs().sum(dim=(0, 1))
+    one_hot = torch.zeros(1, 1, *cells)
+    one_hot[(0, 0, *middle)] = 1.0
+    placed = upsample_to_input(one_hot, (64, 64, 64))
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        profile = sensitivity.sum(dim=others)
+        centre = float((profile * torch.arange(64)).sum() / profile.sum())
+        peak = int(placed.sum(dim=others).argmax())
+        assert abs(peak - centre) < 2, (arch, axis, peak, centre)
+
+
+def test_upsampling_puts_cell_i_at_stride_times_i_and_is_linear_between():
+    cam = torch.tensor([0.0, 1.0, 0.0]).reshape(1, 1, 3, 1, 1)
+    profile = upsample_to_input(cam, (24, 5, 5))[:, 2, 2]
+    assert int(profile.argmax()) == 8 and profile[8] == 1.0
+    assert profile[4] == pytest.approx(0.5) and profile[12] == pytest.approx(0.5) and profile[16:].eq(0).all()
