@@ -85,17 +85,18 @@ def save_torch(path: PathLike, obj: Any) -> Path:
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def load_torch(path: PathLike, map_location: str | torch.device = "cpu") -> Any:
+def load_torch(path: PathLike, map_location: str | torch.device = "cpu", mmap: bool = False) -> Any:
     """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``).
 
     A missing file is a ``FileNotFoundError`` and a truncated or foreign one a :class:`BadInputError`, each naming
-    the file: never a bare unpickling traceback.
+    the file: never a bare unpickling traceback. ``mmap`` leaves the tensors on disk until read (a check that wants
+    a checkpoint's record, not its 130 MB of weights).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:
         raise BadInputError(
             f"{path} is not a readable checkpoint ({path.stat().st_size} bytes; truncated, damaged or not saved by "

@@ -27,8 +27,7 @@ from ..data.preprocessing import load_volume, preprocessing_steps
 from ..data.step import load_fold
 from ..evaluation.baseline import histogram_baseline, histogram_features, histogram_model
 from ..evaluation.explain import attention_in_mask, grad_cam, tumour_attention
-from ..evaluation.external import CALLS, REAL_MANIFEST, default_out
-from ..evaluation.external import read_manifest as read_scans
+from ..evaluation.external import CALLS, REAL_MANIFEST, default_out, read_scan_manifest
 from ..experiment.config import ExperimentConfig, make_config
 from ..experiment.run_folder import Run, find_runs
 from ..models.architectures import build_model
@@ -228,7 +227,7 @@ def _real_lgg_called_lgg(config: ExperimentConfig) -> float:
 
 
 def _real_lgg_upper_end_over_median(config: ExperimentConfig) -> float:
-    scans = read_scans(REAL_MANIFEST)
+    scans = read_scan_manifest(REAL_MANIFEST)
     data = load_volume(scans.loc[scans["label"].eq("LGG"), "path"].iloc[0]).data[0].numpy()
     brain = data[data > 0]  # the scan arrives skull-stripped: its brain is what is not background
     return float(np.percentile(brain, 99.5) / np.median(brain))

@@ -132,7 +132,7 @@ def measured(key: str, table: Path | None = None) -> Measured | None:
                     float(row["maximum"]), int(row["held"]) if not pd.isna(row["held"]) else 0)
 
 
-def expect(key: str, value: float, applies: bool = True, meaning: str = "") -> float:
+def expect(key: str, value: float, applies: bool = True, meaning: str = "", digits: int = 3) -> float:
     """Show a figure beside the range it took over the measured trajectories; outside it, say so plainly.
 
     Taught in ``01_data_exploration``; a "What you should see" box is followed by one call per promised figure. It
@@ -144,6 +144,7 @@ def expect(key: str, value: float, applies: bool = True, meaning: str = "") -> f
         applies: whether the measured setting is this run's (the ``fast`` preset and the notebook's defaults; any
             seed). Elsewhere the figure is shown and recorded as not comparable.
         meaning: what a figure outside the range most likely means here, added to the generic explanation.
+        digits: decimals shown (0 for a count: "2 runs", not "2.000").
 
     Returns:
         ``value``, so a cell can go on using it.
@@ -153,15 +154,16 @@ def expect(key: str, value: float, applies: bool = True, meaning: str = "") -> f
     0.9
     """
     row = measured(key) if applies else None
+    shown, within = f"{key} = {value:.{digits}f}", (lambda: span(row.minimum, row.maximum, digits=min(digits, 2)))
     if not applies:
-        text, verdict = f"{key} = {value:.3f} (measured for the fast preset's defaults only: not compared)", "other"
+        text, verdict = f"{shown} (measured for the fast preset's defaults only: not compared)", "other"
     elif row is None:
-        text, verdict = f"{key} = {value:.3f} (no measured range: run brainclf expectations)", "unmeasured"
+        text, verdict = f"{shown} (no measured range: run brainclf expectations)", "unmeasured"
     elif row.low <= value <= row.high and not math.isnan(value):
-        text, verdict = (f"{key} = {value:.3f} (expected {span(row.minimum, row.maximum)} ± {row.margin:.2f}, "
+        text, verdict = (f"{shown} (expected {within()} ± {row.margin:.2f}, "
                          f"measured over {row.trajectories} trajectories; as expected)"), "inside"
     else:
-        text, verdict = (f"{key} = {value:.3f}: OUTSIDE the {span(row.minimum, row.maximum)} (± {row.margin:.2f}) "
+        text, verdict = (f"{shown}: OUTSIDE the {within()} (± {row.margin:.2f}) "
                          f"measured over {row.trajectories} trajectories. {_OUTSIDE} {meaning}".rstrip()), "outside"
     # NaN is no JSON: the record says null, which the measurement reads back as NaN
     recorded = None if math.isnan(float(value)) else float(value)

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data.source import source_cohort_config
 from ..data.step import prepare_data
+from ..evaluation.common_test import common_test_config
 from ..experiment.config import make_config
 from ..files import write_csv
 from ..paths import REPO_ROOT, PathLike, resolve
@@ -191,7 +193,7 @@ def _run_trajectory(spec: str, out: Path) -> None:
 
 
 def _prepare_cohorts() -> None:
-    """The cohorts every trajectory reads: the default one and the source task's."""
+    """The cohorts every trajectory reads: the default one, the source task's and the common test set's."""
     fast = make_config("fast")
-    for config in (fast, fast.replace(synthetic_seed=fast.synthetic_seed + 1, n_per_class=max(4, fast.n_per_class // 2))):
+    for config in (fast, source_cohort_config(fast), common_test_config(fast)):
         prepare_data(config)

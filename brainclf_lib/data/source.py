@@ -10,6 +10,15 @@ from .datasets import VolumeDataset, make_subjects
 from .prepare import read_manifest
 from .step import load_fold, prepare_data
 
+#: The source task's synthetic cohort is the training cohort's seed plus this (the common test set's is ``+ 2``).
+SEED_OFFSET = 1
+
+
+def source_cohort_config(config: ExperimentConfig) -> ExperimentConfig:
+    """The experiment whose synthetic cohort the source task reads: another seed's, half the size (rotation needs no
+    labels, and a cohort costs 3 s a subject to generate)."""
+    return config.replace(synthetic_seed=config.synthetic_seed + SEED_OFFSET, n_per_class=max(4, config.n_per_class // 2))
+
 
 def source_dataset(config: ExperimentConfig) -> tuple[VolumeDataset, str]:
     """Unlabelled volumes for a self-trained source task, none of them a subject ``config``'s run is tested on, and
@@ -21,7 +30,7 @@ def source_dataset(config: ExperimentConfig) -> tuple[VolumeDataset, str]:
     (:func:`~brainclf_lib.models.pretrained.check_source_disjoint` refuses them).
     """
     if config.data_root == "synthetic":
-        other = config.replace(synthetic_seed=config.synthetic_seed + 1, n_per_class=max(4, config.n_per_class // 2))
+        other = source_cohort_config(config)
         folder = prepare_data(other)
         return VolumeDataset(make_subjects(read_manifest(folder), config.contrasts)), data_key(other)
     prepare_data(config)

@@ -44,7 +44,7 @@ SUMMARY = "summary.csv"  # one row per run
 TUMOUR_VS_HEALTHY: tuple[str, ...] = ("Healthy", "tumour")
 
 
-def read_manifest(manifest: PathLike) -> pd.DataFrame:
+def read_scan_manifest(manifest: PathLike) -> pd.DataFrame:
     """The manifest's rows, each checked, with ``path``: the scan's absolute path.
 
     A missing column, a missing or unreadable file, a label that is not a class, an unknown contrast or a scan
@@ -109,7 +109,7 @@ def validate_runs(runs: list[Run] | PathLike, manifest: PathLike, out: PathLike 
 
     Args:
         runs: runs, a run folder, or a grid folder (see :func:`validation_runs`).
-        manifest: the labelled scans (see :func:`read_manifest`), checked before anything is computed.
+        manifest: the labelled scans (see :func:`read_scan_manifest`), checked before anything is computed.
         out: the folder for ``calls.csv``, ``summary.csv`` and the cached brain masks; ``None`` writes nothing.
         skull_strip: ``auto`` (strip a scan that holds a skull), ``yes`` or ``no``.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -118,7 +118,7 @@ def validate_runs(runs: list[Run] | PathLike, manifest: PathLike, out: PathLike 
     Returns:
         ``(calls, summary)``: one row per run and scan, one row per run.
     """
-    mode, table = skull_strip_mode(skull_strip), read_manifest(manifest)
+    mode, table = skull_strip_mode(skull_strip), read_scan_manifest(manifest)
     runs = validation_runs(runs) if not isinstance(runs, list) else runs
     groups: dict[PreprocessSettings, list[Run]] = {}
     for run in runs:  # every run checked (single contrast) before the first scan is read

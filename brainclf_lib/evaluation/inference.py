@@ -8,6 +8,7 @@ healthy training scans were; a stripped one is left alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 import torchio as tio
 
 from ..conventions import CLASSES, SKULL_STRIPPERS, slice_axis_first
+from ..data.cohorts import preprocess_settings
 from ..data.preprocessing import PreprocessSettings, load_volume, preprocessing_steps
 from ..data.skull import SkullCheck, check_skull
 from ..data.transforms import evaluation_transform
@@ -74,8 +76,10 @@ def scan_settings(config: ExperimentConfig) -> PreprocessSettings:
     if len(config.contrasts) > 1:
         raise ValueError(f"a run trained on several contrasts ({', '.join(config.contrasts)}) cannot classify one "
                          "scan a subject; predict and validate take single-contrast runs")
-    stripper = config.skull_strip if config.skull_strip != "none" else SKULL_STRIPPERS[0]
-    return PreprocessSettings(config.spacing, tuple(config.input_shape), stripper)
+    settings = preprocess_settings(config)
+    if settings.skull_strip == "none":  # its data came stripped; a raw scan may not
+        settings = replace(settings, skull_strip=SKULL_STRIPPERS[0])
+    return settings
 
 
 def preprocess_scan(scan: PathLike, settings: PreprocessSettings, skull_strip: str | bool = "auto",

@@ -30,12 +30,10 @@ from ..data.step import FoldData
 from ..experiment.run_folder import Run
 from ..files import load_torch
 from ..models.architectures import build_model
+from ..models.pretrained import is_transferred
 from ..paths import PathLike, resolve
 from .metrics import bootstrap_ci, mcnemar
 
-#: The stages a transfer copies: every residual stage. The stem and the head are re-initialised by the transfer, so
-#: how far they moved in the source task says nothing about what the target run starts from.
-TRANSFERRED_STAGES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
 #: Below this p-value, and with a bootstrap interval of the difference that excludes 0, a difference is called.
 ALPHA = 0.05
 
@@ -61,12 +59,12 @@ def weight_distance(trained: Mapping[str, torch.Tensor], initial: Mapping[str, t
     moved, norms = {}, {}
     for key, start in initial.items():
         stage = key.split(".")[0]
-        if stage in TRANSFERRED_STAGES and start.ndim == 5:
+        if is_transferred(key) and start.ndim == 5:  # the stem and head start afresh in the target run
             moved[stage] = moved.get(stage, 0.0) + float((trained[key].float() - start.float()).pow(2).sum())
             norms[stage] = norms.get(stage, 0.0) + float(start.float().pow(2).sum())
     if not norms:
         raise ValueError("no convolution weights of layer1 to layer4 in the state dict")
-    distances = {stage: (moved[stage] / norms[stage]) ** 0.5 for stage in TRANSFERRED_STAGES if stage in norms}
+    distances = {stage: (moved[stage] / norms[stage]) ** 0.5 for stage in norms}  # in the state dict's order
     distances["trunk"] = (sum(moved.values()) / sum(norms.values())) ** 0.5
     return pd.Series(distances, name="relative distance from initialisation")
 

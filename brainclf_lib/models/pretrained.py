@@ -41,6 +41,12 @@ class TransferReport:
     stem_from_rgb: str | None = None
 
 
+def is_transferred(name: str) -> bool:
+    """Whether a transfer copies the state-dict tensor ``name`` from the source: every one but the stem's and the
+    head's (with the default ``stem_init="random"``)."""
+    return not name.startswith((STEM_PREFIX, HEAD_PREFIX))
+
+
 def kinetics_weights_file(arch: str) -> Path:
     """Where torchvision looks for an architecture's Kinetics-400 weights: ``<torch hub>/checkpoints/<file>``."""
     url = get_model_weights(arch).KINETICS400_V1.url
@@ -94,7 +100,7 @@ def check_source_disjoint(pretrained: PathLike | None, data: str, tested: Iterab
     """
     if pretrained is None or is_kinetics(pretrained):
         return
-    checkpoint = load_torch(resolve(pretrained))
+    checkpoint = load_torch(resolve(pretrained), mmap=True)  # the record only: the tensors stay on disk
     record = checkpoint.get("source") if isinstance(checkpoint, dict) else None
     # Another cohort (the synthetic source's) shares no subject even where names repeat; weights made for a fold
     # are checked whatever folder the run's data was prepared into (the same subjects at another spacing).
@@ -123,8 +129,7 @@ def transfer_weights(
     report = TransferReport()
     first_conv = f"{STEM_PREFIX}0.weight"
     for name, tensor in target.items():
-        from_stem = name.startswith(STEM_PREFIX) and stem_init != "random"
-        if name.startswith(HEAD_PREFIX) or (name.startswith(STEM_PREFIX) and not from_stem):
+        if not is_transferred(name) and (name.startswith(HEAD_PREFIX) or stem_init == "random"):
             report.reinitialised.append(name)
             continue
         if name not in source:

@@ -11,7 +11,7 @@ from brainclf_lib.cli import _parser, main
 from brainclf_lib.data.preprocessing import PreprocessSettings
 from brainclf_lib.data.step import prepare_data
 from brainclf_lib.errors import ManifestError
-from brainclf_lib.evaluation.external import CALLS, REAL_MANIFEST, SUMMARY, read_manifest, validate_runs
+from brainclf_lib.evaluation.external import CALLS, REAL_MANIFEST, SUMMARY, read_scan_manifest, validate_runs
 from brainclf_lib.evaluation.inference import preprocess_scan, scan_settings
 from brainclf_lib.experiment.config import PRESETS, ExperimentConfig
 from brainclf_lib.training.loop import fit
@@ -53,7 +53,7 @@ def served(grid):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(preprocessing, "skull_strip_mask", _threshold_mask)
         settings = scan_settings(grid[0].config)
-        return {path: preprocess_scan(path, settings, "auto") for path in read_manifest(REAL_MANIFEST)["path"]}
+        return {path: preprocess_scan(path, settings, "auto") for path in read_scan_manifest(REAL_MANIFEST)["path"]}
 
 
 @pytest.fixture()
@@ -65,7 +65,7 @@ def preprocessed(served, monkeypatch):
 
 
 def test_the_manifest_describes_its_scans_and_every_scan_preprocesses_at_the_smoke_shape(fake_stripper):
-    manifest = read_manifest(REAL_MANIFEST)
+    manifest = read_scan_manifest(REAL_MANIFEST)
     assert len(manifest) == 12 and manifest["label"].value_counts().to_dict() == {"Healthy": 10, "LGG": 1, "HGG": 1}
     assert (REAL_MANIFEST.parent / "SOURCES.md").is_file()  # the attribution stays beside the files
     for row in manifest.itertuples():

@@ -1,0 +1,139 @@
+"""One synthetic test cohort that every run of a grid is also scored on, beside its own test fold.
+
+Taught in ``06_results``. A test fold of the ``fast`` preset holds 16 subjects, so one subject moves a run's macro F1
+by about 0.06 and no comparison the paper makes (spatiotemporal against 3D, pre-trained against scratch) can be
+decided on folds. A second cohort from the same generator, drawn from a seed that no training or source cohort uses,
+costs one generation (cached like any cohort) and a forward pass a subject a run: every run reads three times as many
+subjects, and every run the *same* ones, so two arms are compared subject by subject.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..conventions import CLASS_TO_INDEX, CLASSES
+from ..data.datasets import VolumeDataset, make_subjects
+from ..data.prepare import read_manifest
+from ..data.source import SEED_OFFSET as SOURCE_SEED_OFFSET
+from ..data.step import prepare_data
+from ..experiment.config import ExperimentConfig
+from ..experiment.device import amp_dtype, pick_device
+from ..experiment.run_folder import Run
+from ..paths import PathLike, resolve
+from .metrics import bootstrap_ci, classification_metrics
+from .scoring import predict_subjects
+
+#: The common test cohort's seed is the training cohort's plus this, past the source task's cohort.
+SEED_OFFSET = SOURCE_SEED_OFFSET + 1
+
+
+def common_test_config(config: ExperimentConfig) -> ExperimentConfig:
+    """The experiment whose cohort is ``config``'s common test set: the same generator, size and preprocessing, another
+    seed. Real data has none (a real external set is ``brainclf validate --manifest``)."""
+    if config.data_root != "synthetic":
+        raise ValueError(f"a common test cohort is generated for the synthetic cohort only, not for {config.data_root}; "
+                         "score real runs on labelled scans with `brainclf validate --runs DIR --manifest FILE`")
+    return config.replace(synthetic_seed=config.synthetic_seed + SEED_OFFSET)
+
+
+def common_test_set(config: ExperimentConfig) -> VolumeDataset:
+    """Every subject of the common test cohort, as a run's test subjects are read (no augmentation); generated and
+    prepared on first use."""
+    other = common_test_config(config)
+    return VolumeDataset(make_subjects(read_manifest(prepare_data(other)), config.contrasts))
+
+
+def score_runs(output_dir: PathLike, results: pd.DataFrame, dataset: VolumeDataset) -> pd.DataFrame:
+    """Each run's call on every subject of ``dataset``: one row per run and subject, with the run's arch, init and
+    fold (from :func:`~brainclf_lib.replication.replicate.collect_runs`' table) and the class probabilities."""
+    folder, frames = resolve(output_dir), []
+    runs = results.drop_duplicates("run")[["run", "arch", "model", "init", "fold"]]
+    for row in runs.itertuples(index=False):
+        run = Run(folder / row.run)
+        device = pick_device(run.config.device)
+        model = run.load_model(device)
+        with torch.inference_mode():
+            calls = predict_subjects(model, dataset, device, amp_dtype(run.config.amp, device))
+        frames.append(calls.assign(**row._asdict()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def common_test_metrics(calls: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """One row per run: subjects, accuracy, macro F1 with its bootstrap 95 % interval, and F1 per class."""
+    rows = []
+    for (run, arch, model, init, fold), group in calls.groupby(["run", "arch", "model", "init", "fold"], sort=False):
+        truth, pred = _indices(group["label"]), _indices(group["pred"])
+        metrics = classification_metrics(truth, pred)
+        _, low, high = bootstrap_ci(truth, pred, "macro_f1", n_resamples=1000, seed=seed)
+        rows.append({"run": run, "arch": arch, "model": model, "init": init, "fold": fold, "subjects": len(group),
+                     "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "macro_f1_ci95": (low, high),
+                     **{name: metrics["per_class"][name]["f1"] for name in CLASSES}})
+    return pd.DataFrame(rows)
+
+
+def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The paper's two questions on the common test set: pre-trained against scratch for each architecture, and each
+    two architectures at each initialisation.
+
+    An arm's figure is its runs' mean macro F1 (the mean over folds, as Table 2 gives it), on the same subjects for
+    both arms. The interval of the difference comes from resampling subjects, the same resample for every run of both
+    arms (a subject's calls by the three fold runs move together, so the pairs stay paired). The verdict is ``A``
+    or ``B``'s name (column ``better``) only when that interval excludes 0; otherwise ``undecided``. Identical calls are
+    a tie.
+    """
+    arms = {key: _calls_matrix(group) for key, group in calls.groupby(["arch", "init"], sort=False)}
+    truth = _truth(calls)
+    pairs = [((arch, "scratch"), (arch, "pretrained")) for arch in dict.fromkeys(a for a, _ in arms)]
+    pairs += [((a, init), (b, init)) for init in dict.fromkeys(i for _, i in arms)
+              for a, b in itertools.combinations(dict.fromkeys(a for a, _ in arms), 2)]
+    rows = []
+    for first, second in pairs:
+        if first not in arms or second not in arms:
+            continue
+        a, b = arms[first], arms[second]
+
+        def difference(index: np.ndarray, _: np.ndarray, a: np.ndarray = a, b: np.ndarray = b) -> float:
+            return _mean_macro_f1(truth[index], b[:, index]) - _mean_macro_f1(truth[index], a[:, index])
+
+        subjects = np.arange(truth.size)
+        point, low, high = bootstrap_ci(subjects, subjects, difference, n_resamples=n_resamples, seed=seed)
+        rows.append({"A": " ".join(first), "B": " ".join(second), "subjects": int(truth.size),
+                     "A macro F1": _mean_macro_f1(truth, a), "B macro F1": _mean_macro_f1(truth, b),
+                     "B - A": point, "95% CI": (round(low, 3), round(high, 3)),
+                     "calls that differ": int((a != b).sum()),
+                     "better": (" ".join(second) if point > 0 else " ".join(first)) if low > 0 or high < 0
+                     else "undecided"})
+    return pd.DataFrame(rows)
+
+
+def _calls_matrix(group: pd.DataFrame) -> np.ndarray:
+    """An arm's calls, one row per run (fold), one column per subject, in subject order."""
+    wide = group.pivot(index="run", columns="subject_id", values="pred").sort_index(axis=1)
+    return wide.apply(_indices).to_numpy()
+
+
+def _truth(calls: pd.DataFrame) -> np.ndarray:
+    labels = calls.drop_duplicates("subject_id").set_index("subject_id")["label"].sort_index()
+    return _indices(labels)
+
+
+def _indices(labels: Sequence[str] | pd.Series) -> np.ndarray:
+    return pd.Series(labels).map(CLASS_TO_INDEX).to_numpy()
+
+
+def _mean_macro_f1(truth: np.ndarray, calls: np.ndarray) -> float:
+    """The mean over runs (rows of ``calls``) of macro F1, ``2 TP / (2 TP + FP + FN)`` averaged over the classes a
+    resample holds or predicts: from confusion counts, since a comparison asks for it 2,000 times a run."""
+    k = len(CLASSES)
+    scores = []
+    for row in np.atleast_2d(calls):
+        counts = np.bincount(truth * k + row, minlength=k * k).reshape(k, k)
+        both = counts.sum(0) + counts.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores.append(np.nanmean(np.where(both > 0, 2 * np.diag(counts) / both, np.nan)))
+    return float(np.mean(scores))
