@@ -96,7 +96,13 @@ def load_torch(path: PathLike, map_location: str | torch.device = "cpu", mmap: b
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            # torch.save's legacy (pre-zipfile) format cannot be memory-mapped: read it whole
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
         raise BadInputError(
             f"{path} is not a readable checkpoint ({path.stat().st_size} bytes; truncated, damaged or not saved by "

@@ -28,6 +28,9 @@ from ..paths import PathLike, resolve
 from .metrics import bootstrap_ci, classification_metrics
 from .scoring import predict_subjects
 
+#: What :func:`arm_comparisons` returns, even when a partial grid leaves nothing to compare.
+COMPARISON_COLUMNS = ["A", "B", "folds", "subjects", "A macro F1", "B macro F1", "B - A", "95% CI", "calls that differ",
+                      "better"]
 #: The common test cohort's seed is the training cohort's plus this, past the source task's cohort.
 SEED_OFFSET = SOURCE_SEED_OFFSET + 1
 
@@ -71,7 +74,7 @@ def common_test_metrics(calls: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         metrics = classification_metrics(truth, pred)
         _, low, high = bootstrap_ci(truth, pred, "macro_f1", n_resamples=1000, seed=seed)
         rows.append({"run": run, "arch": arch, "model": model, "init": init, "fold": fold, "subjects": len(group),
-                     "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "macro_f1_ci95": (low, high),
+                     "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "macro_f1_ci95": (round(low, 3), round(high, 3)),
                      **{name: metrics["per_class"][name]["f1"] for name in CLASSES}})
     return pd.DataFrame(rows)
 
@@ -81,40 +84,43 @@ def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0)
     two architectures at each initialisation.
 
     An arm's figure is its runs' mean macro F1 (the mean over folds, as Table 2 gives it), on the same subjects for
-    both arms. The interval of the difference comes from resampling subjects, the same resample for every run of both
+    both arms, over the folds both have finished. The interval of the difference comes from resampling subjects, the same resample for every run of both
     arms (a subject's calls by the three fold runs move together, so the pairs stay paired). The verdict is ``A``
     or ``B``'s name (column ``better``) only when that interval excludes 0; otherwise ``undecided``. Identical calls are
-    a tie.
+    a tie. ``calls that differ`` counts (fold, subject) pairs. The interval holds the trained runs fixed: it says
+    how far another draw of test subjects could move the difference, not how far another training trajectory could
+    (which ``make expectations`` measures).
     """
-    arms = {key: _calls_matrix(group) for key, group in calls.groupby(["arch", "init"], sort=False)}
+    arms = {key: _calls_by_fold(group) for key, group in calls.groupby(["arch", "init"], sort=False)}
     truth = _truth(calls)
     pairs = [((arch, "scratch"), (arch, "pretrained")) for arch in dict.fromkeys(a for a, _ in arms)]
     pairs += [((a, init), (b, init)) for init in dict.fromkeys(i for _, i in arms)
               for a, b in itertools.combinations(dict.fromkeys(a for a, _ in arms), 2)]
     rows = []
     for first, second in pairs:
-        if first not in arms or second not in arms:
+        folds = arms[first].index.intersection(arms[second].index) if first in arms and second in arms else []
+        if not len(folds):  # a partial grid: an arm missing, or no fold both have finished
             continue
-        a, b = arms[first], arms[second]
+        a, b = arms[first].loc[folds].to_numpy(), arms[second].loc[folds].to_numpy()
 
         def difference(index: np.ndarray, _: np.ndarray, a: np.ndarray = a, b: np.ndarray = b) -> float:
             return _mean_macro_f1(truth[index], b[:, index]) - _mean_macro_f1(truth[index], a[:, index])
 
         subjects = np.arange(truth.size)
         point, low, high = bootstrap_ci(subjects, subjects, difference, n_resamples=n_resamples, seed=seed)
-        rows.append({"A": " ".join(first), "B": " ".join(second), "subjects": int(truth.size),
+        rows.append({"A": " ".join(first), "B": " ".join(second), "folds": len(folds), "subjects": int(truth.size),
                      "A macro F1": _mean_macro_f1(truth, a), "B macro F1": _mean_macro_f1(truth, b),
                      "B - A": point, "95% CI": (round(low, 3), round(high, 3)),
                      "calls that differ": int((a != b).sum()),
-                     "better": (" ".join(second) if point > 0 else " ".join(first)) if low > 0 or high < 0
-                     else "undecided"})
-    return pd.DataFrame(rows)
+                     "better": " ".join(second) if low > 0 else " ".join(first) if high < 0 else "undecided"})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def _calls_matrix(group: pd.DataFrame) -> np.ndarray:
-    """An arm's calls, one row per run (fold), one column per subject, in subject order."""
-    wide = group.pivot(index="run", columns="subject_id", values="pred").sort_index(axis=1)
-    return wide.apply(_indices).to_numpy()
+def _calls_by_fold(group: pd.DataFrame) -> pd.DataFrame:
+    """An arm's calls as class indices, one row per fold, one column per subject, in subject order (as
+    :func:`_truth`)."""
+    wide = group.pivot(index="fold", columns="subject_id", values="pred").sort_index(axis=1)
+    return wide.apply(_indices)
 
 
 def _truth(calls: pd.DataFrame) -> np.ndarray:

@@ -54,19 +54,22 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
 
 
 def upsample_to_input(cam: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """A stage's map ``(1, 1, d, h, w)`` on the input's grid ``(D, H, W)``, each cell at the centre of its receptive
-    field.
+    """A stage's map ``(1, 1, d, h, w)`` on the input's grid ``(D, H, W)``, each cell at the centre of its nominal
+    receptive field.
 
-    A video ResNet's strided convolutions (kernel 3, padding 1) put cell ``i`` of a stage with stride ``s`` at input
-    voxel ``s * i``. ``F.interpolate(..., align_corners=False)`` would put it at ``s * i + (s - 1) / 2``, the centre of
-    a block: half a cell late, which at layer4 of the fast preset is 3.5 slices and 7.5 voxels in-plane (28 and 60 mm).
-    The stride of each axis is read from the shapes (a power of two: ``ceil(n / s)`` cells cover ``n`` voxels);
-    between cell centres the map is linear, past the last one it stays at that cell's value.
+    A video ResNet's strided convolutions (kernel 3, padding 1; the stem's 7 with padding 3) centre cell ``i`` of a
+    stage with stride ``s`` on input voxel ``s * i``. ``F.interpolate(..., align_corners=False)`` puts it at
+    ``(i + 1/2) n / c - 1/2`` for ``c`` cells over ``n`` voxels, the centre of a block (``s * i + (s - 1) / 2`` when
+    ``n`` is a multiple of ``s``): at layer4 of the fast preset (3 x 2 x 2 cells of 18 x 24 x 21 voxels) up to 2.5
+    slices and 5.5 voxels (20 and 44 mm) off. The stride of each axis is read from the shapes (a power of two:
+    ``ceil(n / s)`` cells cover ``n`` voxels); between cell centres the map is linear, past the last one it stays at
+    that cell's value. In a volume smaller than the field, a border cell's field is cut by the padding and its
+    input gradient leans inwards: the placement is of the nominal field.
     """
     axes = []
     for voxels, cells in zip(size, cam.shape[2:], strict=True):
         stride = 2 ** math.ceil(math.log2(voxels / cells)) if cells > 1 else 1
-        position = (torch.arange(voxels, dtype=cam.dtype) / stride).clamp(max=cells - 1)  # in cells
+        position = (torch.arange(voxels, dtype=cam.dtype, device=cam.device) / stride).clamp(max=cells - 1)  # in cells
         axes.append(2 * position / max(cells - 1, 1) - 1)  # grid_sample's [-1, 1], corners on cell centres
     d, h, w = torch.meshgrid(*axes, indexing="ij")
     grid = torch.stack((w, h, d), dim=-1)[None]  # grid_sample reads (x, y, z) = (W, H, D)

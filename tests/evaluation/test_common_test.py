@@ -83,3 +83,12 @@ def test_every_run_is_scored_on_every_subject_of_the_common_set(prepared, tmp_pa
     assert set(calls["fold"]) == {0, 1} and calls.filter(like="p_").sum(axis=1).round(4).eq(1).all()
     table = common_test_metrics(calls)
     assert table["subjects"].eq(len(subjects)).all() and table["macro_f1"].between(0, 1).all()
+
+
+def test_a_partial_grid_is_compared_over_the_folds_both_arms_have_and_nothing_to_compare_is_an_empty_table():
+    calls = _calls({("r3d", "scratch"): 0.6, ("r3d", "pretrained"): 0.6})
+    partial = calls[calls["run"] != "r3d-pretrained-2"]
+    table = arm_comparisons(partial, n_resamples=50)
+    assert table.loc[0, "folds"] == 2 and table.loc[0, "calls that differ"] <= 2 * 48
+    alone = arm_comparisons(calls[calls["init"] == "scratch"], n_resamples=50)
+    assert alone.empty and "better" in alone.columns

@@ -136,8 +136,27 @@ def test_a_layer4_cell_lands_where_its_receptive_field_is_centred(arch):
         assert abs(peak - centre) < 2, (arch, axis, peak, centre)
 
 
-def test_upsampling_puts_cell_i_at_stride_times_i_and_is_linear_between():
+@pytest.mark.parametrize("slices", [24, 18])  # a multiple of the stride, and the fast preset's 18
+def test_upsampling_puts_cell_i_at_stride_times_i_and_is_linear_between(slices):
     cam = torch.tensor([0.0, 1.0, 0.0]).reshape(1, 1, 3, 1, 1)
-    profile = upsample_to_input(cam, (24, 5, 5))[:, 2, 2]
+    profile = upsample_to_input(cam, (slices, 5, 5))[:, 2, 2]
     assert int(profile.argmax()) == 8 and profile[8] == 1.0
     assert profile[4] == pytest.approx(0.5) and profile[12] == pytest.approx(0.5) and profile[16:].eq(0).all()
+
+
+def test_every_stage_of_the_fast_preset_is_placed_at_its_stride():
+    """layer1 to layer4 of each architecture at 18 x 24 x 21: the stride read from the shapes is the network's."""
+    strides = {"r3d": (1, 2, 4, 8), "r2plus1d": (1, 2, 4, 8), "mc3": (1, 1, 1, 1)}  # along the slices
+    for arch, along_slices in strides.items():
+        model, kept = build_model(arch).eval(), {}
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            getattr(model, name).register_forward_hook(lambda _m, _i, out, name=name, kept=kept: kept.__setitem__(name, out))
+        with torch.no_grad():
+            model(torch.zeros(1, 1, 18, 24, 21))
+        for stride, name in zip(along_slices, ("layer1", "layer2", "layer3", "layer4"), strict=True):
+            cells = kept[name].shape[2:]
+            one_hot = torch.zeros(1, 1, *cells)
+            one_hot[0, 0, -1, -1, -1] = 1.0
+            peak = np.unravel_index(int(upsample_to_input(one_hot, (18, 24, 21)).argmax()), (18, 24, 21))
+            in_plane = 2 * (2 ** ("layer1", "layer2", "layer3", "layer4").index(name))  # the stem's 2, then halvings
+            assert tuple(peak) == (stride * (cells[0] - 1), in_plane * (cells[1] - 1), in_plane * (cells[2] - 1)), (arch, name)

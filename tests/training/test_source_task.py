@@ -48,3 +48,14 @@ def test_a_relative_weights_path_is_read_where_the_runs_identity_reads_it(tmp_pa
     monkeypatch.chdir(tmp_path / "..")
     relative = os.path.relpath(weights, REPO_ROOT)
     assert torch.equal(load_source_state(relative, "r3d_18")["layer.weight"], torch.ones(2))
+
+
+def test_a_state_dict_in_torchs_legacy_format_passes_the_source_check(tmp_path):
+    """check_source_disjoint reads a weights file memory-mapped (its record, not its tensors); a state dict saved in
+    torch's pre-zipfile format cannot be mapped, and is read whole rather than refused as damaged."""
+    import torch
+
+    path = tmp_path / "legacy.pth"
+    torch.save({"layer1.0.weight": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
+    check_source_disjoint(str(path), "prepared/any", ["SUBJ_001"])  # no record: nothing to refuse
+    assert load_torch(path, mmap=True)["layer1.0.weight"].sum() == 2
