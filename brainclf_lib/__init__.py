@@ -35,7 +35,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ".evaluation.baseline": ("histogram_baseline", "histogram_features"),
     ".evaluation.explain": ("attention_in_mask", "grad_cam", "load_mask", "tumour_attention", "tumour_cases",
                             "upsample_to_input"),
-    ".evaluation.common_test": ("arm_comparisons", "common_test_metrics", "common_test_set", "score_runs"),
+    ".evaluation.common_test": ("arm_comparisons", "arm_means", "common_test_metrics", "common_test_set", "score_runs"),
     ".evaluation.external": ("validate_runs", "validation_summary"),
     ".evaluation.inference": ("Predictor", "preprocess_scan", "scan_settings"),
     ".evaluation.metrics": ("metrics_table",),

@@ -64,14 +64,20 @@ class Measured:
         """How prose quotes it: ``0.62 to 1.00 over 8 trajectories`` (``held in 7 of 8 trajectories``), and a
         figure that every trajectory gave alike (to the shown precision) as ``0.98 in every one of 11 trajectories``.
 
+        A count (whole numbers, reaching 2 or more: no score does) is quoted in whole numbers.
+
         >>> Measured("f", "figure", 11, 0.979, 0.979, 0.981, 0).quoted()
         '0.98 in every one of 11 trajectories'
+        >>> Measured("decided", "figure", 5, 0.0, 1.0, 3.0, 0).quoted()
+        '0 to 3 over 5 trajectories'
         """
         if self.kind == "tendency":
             return f"held in {self.held} of {self.trajectories} trajectories"
-        if _shown(self.minimum, 2) == _shown(self.maximum, 2):
-            return f"{_shown(self.minimum, 2)} in every one of {self.trajectories} trajectories"
-        return f"{span(self.minimum, self.maximum)} over {self.trajectories} trajectories"
+        ends = (self.minimum, self.maximum)
+        digits = 0 if self.maximum >= 2 and all(float(end).is_integer() for end in ends) else 2
+        if _shown(self.minimum, digits) == _shown(self.maximum, digits):
+            return f"{_shown(self.minimum, digits)} in every one of {self.trajectories} trajectories"
+        return f"{span(*ends, digits=digits)} over {self.trajectories} trajectories"
 
 
 def span(low: float, high: float, digits: int = 2, alike: str = "") -> str:

@@ -79,6 +79,14 @@ def common_test_metrics(calls: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def arm_means(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each arm's (architecture x initialisation) figures on the common test set: the mean over its runs of macro F1,
+    with the standard deviation over them (ddof 1, as the suite's ± everywhere), and of F1 per class."""
+    grouped = runs.groupby(["arch", "init"], sort=False)
+    return grouped[["macro_f1"]].mean().assign(sd=grouped["macro_f1"].std(), runs=grouped.size()).join(
+        grouped[list(CLASSES)].mean().add_suffix(" F1"))
+
+
 def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The paper's two questions on the common test set: pre-trained against scratch for each architecture, and each
     two architectures at each initialisation.

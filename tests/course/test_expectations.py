@@ -82,10 +82,12 @@ def test_every_range_the_course_and_readme_quote_is_the_shipped_tables():
     assert MEASURED_TABLE.exists(), "benchmarks/results/expectations_fast.csv: run brainclf expectations"
     assert quoted_range_mismatches() == []
     table = measured_table()
-    assert (table["trajectories"] >= 8).all(), "every expected figure rests on at least 8 trajectories"
+    # five: the shipped table of generator version 5 (README, "What the shipped table covers"); make expectations
+    # measures eleven, and a range over fewer than five seeds and float paths would promise too little
+    assert (table["trajectories"] >= 5).all(), "every expected figure rests on at least 5 trajectories"
     assert table["covered"].str.count(";").add(1).eq(table["trajectories"]).all()
     covered = {spec for specs in table["covered"] for spec in specs.split("; ")}
-    assert covered == set(TRAJECTORIES), "make expectations re-measures exactly the trajectories the table covers"
+    assert covered <= set(TRAJECTORIES), "make expectations re-measures every trajectory the table covers"
     assert set(table["kind"]) <= {"figure", "tendency"}
 
 

@@ -75,6 +75,19 @@ def test_every_notebook_declares_the_shared_parameters_uses_each_and_checks_them
         assert not unused, f"{name} declares parameters it never reads: {unused}"
 
 
+@pytest.mark.parametrize("solutions", [False, True], ids=["notebooks", "answers"])
+def test_no_notebook_assigns_to_a_parameter_after_its_parameters_cell(solutions):
+    """A later ``epochs = {...}`` in 04 made its ``epochs is None`` test false, so 04's figure was recorded as not
+    the measured setting on every trajectory: a parameter is read after its cell, never assigned."""
+    for name, _ in ORDER:
+        path = execute.SOLUTIONS_DIR / f"{name}{execute.SOLUTIONS_SUFFIX}.ipynb" if solutions else NOTEBOOKS / f"{name}.ipynb"
+        declared = notebook_parameters(path)
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"][1:]
+        tree = ast.parse("\n".join(cells))
+        stores = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        assert not stores & declared, f"{path.name} assigns to its parameters {sorted(stores & declared)}"
+
+
 def test_the_smoke_preset_shrinks_epochs_data_and_shape_in_every_notebook():
     paper, fast, smoke = (make_config(p) for p in ("paper", "fast", "smoke"))
     assert smoke.epochs < fast.epochs < paper.epochs

@@ -8,6 +8,7 @@ from brainclf_lib.data.step import load_fold, prepare_data
 from brainclf_lib.evaluation.common_test import (
     _mean_macro_f1,
     arm_comparisons,
+    arm_means,
     common_test_config,
     common_test_metrics,
     score_runs,
@@ -92,3 +93,11 @@ def test_a_partial_grid_is_compared_over_the_folds_both_arms_have_and_nothing_to
     assert table.loc[0, "folds"] == 2 and table.loc[0, "calls that differ"] <= 2 * 48
     alone = arm_comparisons(calls[calls["init"] == "scratch"], n_resamples=50)
     assert alone.empty and "better" in alone.columns
+
+
+def test_an_arms_figures_are_the_mean_and_sd_over_its_runs():
+    runs = pd.DataFrame({"arch": ["r3d"] * 3, "init": ["scratch"] * 3, "macro_f1": [0.6, 0.7, 0.8],
+                         "Healthy": [1.0, 1.0, 1.0], "LGG": [0.5, 0.6, 0.7], "HGG": [0.3, 0.5, 0.7]})
+    row = arm_means(runs).loc[("r3d", "scratch")]
+    assert row["macro_f1"] == pytest.approx(0.7) and row["sd"] == pytest.approx(0.1) and row["runs"] == 3
+    assert row["LGG F1"] == pytest.approx(0.6) and row["HGG F1"] == pytest.approx(0.5)
