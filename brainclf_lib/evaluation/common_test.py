@@ -46,14 +46,28 @@ def common_test_config(config: ExperimentConfig) -> ExperimentConfig:
 
 def common_test_set(config: ExperimentConfig) -> VolumeDataset:
     """Every subject of the common test cohort, as a run's test subjects are read (no augmentation); generated and
-    prepared on first use."""
+    prepared on first use.
+
+    Taught in ``06_results``.
+
+    Args:
+        config: the experiment whose runs are scored (its cohort, preprocessing and contrasts).
+    """
     other = common_test_config(config)
     return VolumeDataset(make_subjects(read_manifest(prepare_data(other)), config.contrasts))
 
 
 def score_runs(output_dir: PathLike, results: pd.DataFrame, dataset: VolumeDataset) -> pd.DataFrame:
     """Each run's call on every subject of ``dataset``: one row per run and subject, with the run's arch, init and
-    fold (from :func:`~brainclf_lib.replication.replicate.collect_runs`' table) and the class probabilities."""
+    fold and the class probabilities.
+
+    Taught in ``06_results``.
+
+    Args:
+        output_dir: the folder holding the run folders.
+        results: :func:`~brainclf_lib.replication.replicate.collect_runs`' table, which names the runs.
+        dataset: the subjects to score (:func:`common_test_set`).
+    """
     folder, frames = resolve(output_dir), []
     runs = results.drop_duplicates("run")[["run", "arch", "model", "init", "fold"]]
     for row in runs.itertuples(index=False):
@@ -67,7 +81,14 @@ def score_runs(output_dir: PathLike, results: pd.DataFrame, dataset: VolumeDatas
 
 
 def common_test_metrics(calls: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """One row per run: subjects, accuracy, macro F1 with its bootstrap 95 % interval, and F1 per class."""
+    """One row per run: subjects, accuracy, macro F1 with its bootstrap 95 % interval, and F1 per class.
+
+    Taught in ``06_results``.
+
+    Args:
+        calls: :func:`score_runs`' table.
+        seed: the bootstrap's seed.
+    """
     rows = []
     for (run, arch, model, init, fold), group in calls.groupby(["run", "arch", "model", "init", "fold"], sort=False):
         truth, pred = _indices(group["label"]), _indices(group["pred"])
@@ -81,7 +102,13 @@ def common_test_metrics(calls: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 def arm_means(runs: pd.DataFrame) -> pd.DataFrame:
     """Each arm's (architecture x initialisation) figures on the common test set: the mean over its runs of macro F1,
-    with the standard deviation over them (ddof 1, as the suite's ± everywhere), and of F1 per class."""
+    with the standard deviation over them (ddof 1, as the suite's ± everywhere), and of F1 per class.
+
+    Taught in ``06_results``.
+
+    Args:
+        runs: :func:`common_test_metrics`' table.
+    """
     grouped = runs.groupby(["arch", "init"], sort=False)
     return grouped[["macro_f1"]].mean().assign(sd=grouped["macro_f1"].std(), runs=grouped.size()).join(
         grouped[list(CLASSES)].mean().add_suffix(" F1"))
@@ -98,6 +125,13 @@ def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0)
     a tie. ``calls that differ`` counts (fold, subject) pairs. The interval holds the trained runs fixed: it says
     how far another draw of test subjects could move the difference, not how far another training trajectory could
     (which ``make expectations`` measures).
+
+    Taught in ``06_results``.
+
+    Args:
+        calls: :func:`score_runs`' table.
+        n_resamples: bootstrap resamples of the subjects.
+        seed: the bootstrap's seed.
     """
     arms = {key: _calls_by_fold(group) for key, group in calls.groupby(["arch", "init"], sort=False)}
     truth = _truth(calls)

@@ -65,6 +65,12 @@ def upsample_to_input(cam: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     ``ceil(n / s)`` cells cover ``n`` voxels); between cell centres the map is linear, past the last one it stays at
     that cell's value. In a volume smaller than the field, a border cell's field is cut by the padding and its
     input gradient leans inwards: the placement is of the nominal field.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        cam: the stage's map, ``(1, 1, d, h, w)``.
+        size: the input's ``(D, H, W)``.
     """
     axes = []
     for voxels, cells in zip(size, cam.shape[2:], strict=True):
