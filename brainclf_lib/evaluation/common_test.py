@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..conventions import CLASS_TO_INDEX, CLASSES
 from ..data.datasets import VolumeDataset, make_subjects
@@ -73,9 +72,7 @@ def score_runs(output_dir: PathLike, results: pd.DataFrame, dataset: VolumeDatas
     for row in runs.itertuples(index=False):
         run = Run(folder / row.run)
         device = pick_device(run.config.device)
-        model = run.load_model(device)
-        with torch.inference_mode():
-            calls = predict_subjects(model, dataset, device, amp_dtype(run.config.amp, device))
+        calls = predict_subjects(run.load_model(device), dataset, device, amp_dtype(run.config.amp, device))  # no_grad
         frames.append(calls.assign(**row._asdict()))
     return pd.concat(frames, ignore_index=True)
 
@@ -119,8 +116,9 @@ def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0)
     two architectures at each initialisation.
 
     An arm's figure is its runs' mean macro F1 (the mean over folds, as Table 2 gives it), on the same subjects for
-    both arms, over the folds both have finished. The interval of the difference comes from resampling subjects, the same resample for every run of both
-    arms (a subject's calls by the three fold runs move together, so the pairs stay paired). The verdict is ``A``
+    both arms, over the folds both have finished. The interval of the difference comes from resampling subjects, the
+    same resample for every run of both arms (a subject's calls by the three fold runs move together, so the pairs
+    stay paired). The verdict is ``A``
     or ``B``'s name (column ``better``) only when that interval excludes 0; otherwise ``undecided``. Identical calls are
     a tie. ``calls that differ`` counts (fold, subject) pairs. The interval holds the trained runs fixed: it says
     how far another draw of test subjects could move the difference, not how far another training trajectory could
