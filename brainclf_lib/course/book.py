@@ -28,10 +28,6 @@ LAB_URL_VARIABLE = "BRAINCLF_LAB_URL"
 #: How the sidebar names each run of a notebook run once per architecture (``04_train``).
 ARCH_LABELS = {"r3d": "r3d_18 (3D)", "mc3": "mc3_18 (mixed 3D/2D)", "r2plus1d": "r2plus1d_18 ((2+1)D)"}
 
-#: Minutes each notebook took in ``make demo`` (fast preset, 2-core CPU; README), for the landing page.
-MINUTES = {"01": "2.3", "02": "0.2", "03": "0.2", "04": "1.2 (all three architectures)", "05": "1.5", "06": "3.9",
-           "07": "0.3", "08": "1.3", "09": "2 (estimated, once 06's runs exist)"}
-
 #: The reports the notebooks write beside their executed copies, and the book page that shows each.
 REPORTS = {"report.html": "Results (notebook 06)", "protocols.html": "Protocols (notebook 08)",
            "montage.html": "One subject per class (notebook 01)"}
@@ -89,7 +85,8 @@ def build_book(executed: PathLike, out: PathLike, solutions: PathLike | None = N
     for name in reports:
         shutil.copy(executed / name, source / "_static" / name)
         _write(source / f"{Path(name).stem}_report.md", _report_page(name))
-    _write(source / "index.md", _landing_page(pages, reports, lab_url))
+    minutes = {page: run_minutes(executed / f"{page}.ipynb") for page in pages["course"]}
+    _write(source / "index.md", _landing_page(pages, reports, lab_url, minutes))
     html = out / "html"
     build = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(source), str(html)],
                            capture_output=True, text=True)
@@ -253,9 +250,21 @@ def _report_page(name: str) -> str:
             f'#ddd"></iframe>\n')
 
 
-def _landing_page(pages: dict[str, list[str]], reports: list[str], lab_url: str) -> str:
-    path = "\n".join(f"{number}. {{doc}}`{_page_title(page)} <{page}>` ({_minutes(page)})"
-                     for number, page in enumerate(pages["course"], start=1))
+def run_minutes(notebook: Path) -> float | None:
+    """How long papermill took to execute ``notebook``, in minutes, from the notebook's own metadata (``None`` when it
+    was not executed by papermill): the landing page's times are this site's run, not a figure typed in once."""
+    if not notebook.exists():
+        return None
+    duration = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
+    return duration / 60 if isinstance(duration, (int, float)) else None
+
+
+def _landing_page(pages: dict[str, list[str]], reports: list[str], lab_url: str,
+                  minutes: dict[str, float | None] | None = None) -> str:
+    minutes = minutes or {}
+    path = "\n".join(f"{number}. {{doc}}`{_page_title(page)} <{page}>` ({_minutes(minutes.get(page))})"
+                      for number, page in enumerate(pages["course"], start=1))
+    timed = [value for value in minutes.values() if value is not None]
     toc = ["```{toctree}", ":caption: The course", ":hidden:", "", *pages["course"], "```", "",
            "```{toctree}", ":caption: Reference", ":hidden:", "", "GLOSSARY",
            *[f"{Path(name).stem}_report" for name in reports], "```"]
@@ -272,8 +281,9 @@ def _landing_page(pages: dict[str, list[str]], reports: list[str], lab_url: str)
         "of a video and tell healthy brains from low- and high-grade gliomas. Each page is a notebook as `make demo` "
         "executed it, with its figures.", "", *_LANDING_ABOUT, "",
         "## The learning path", "",
-        "Minutes are what each notebook took to run in `make demo` (fast preset, a 2-core CPU); reading it and doing "
-        "its exercises takes longer.", "", path, "",
+        "Minutes are what each notebook took to execute when this site was built (the preset its parameters show, on "
+        "the machine that built it); reading it and doing its exercises takes longer."
+        + (f" All of them together: {sum(timed):.0f} minutes." if timed else ""), "", path, "",
         "Words and references: {doc}`the glossary <GLOSSARY>`."
         + (f" The reports: {reading}." if reading else "") + answers, "",
         *_how_to_run(lab_url), "", *toc, ""])
@@ -292,10 +302,8 @@ def _page_title(page: str) -> str:
     return f"{title} {ARCH_LABELS[arch]}" if arch in ARCH_LABELS else title
 
 
-def _minutes(page: str) -> str:
-    if "-" in page:
-        return "the same notebook, another architecture"
-    return f"{MINUTES.get(page[:2], '?')} min to run"
+def _minutes(minutes: float | None) -> str:
+    return "not timed" if minutes is None else f"{minutes:.1f} min to run"
 
 
 def _how_to_run(lab_url: str) -> list[str]:
@@ -303,8 +311,8 @@ def _how_to_run(lab_url: str) -> list[str]:
              else f"`{lab_url}`")
     return [
         "## How to run it", "",
-        "- `make demo` runs every notebook in order, headless (papermill), on the synthetic cohort: about 11 to 17 "
-        "minutes on a 2-core CPU, no GPU or internet. `make solutions` then runs the worked answers, and `make book` "
+        "- `make demo` runs every notebook in order, headless (papermill), on the synthetic cohort, with no GPU or "
+        "internet (the README gives its time on a 2-core CPU). `make solutions` then runs the worked answers, and `make book` "
         "builds this site from the executed copies.",
         "- `make lab` starts JupyterLab on the checkout (port 8888): open `notebooks/`, run a notebook cell by cell "
         "and answer its exercises; each `check(...)` cell says whether an answer is right.",

@@ -18,7 +18,11 @@ from .book import REPORTS
 
 #: What each page is checked for; a row of :func:`check_pages` lists what it found under each name.
 FAULTS = ("table too wide", "table scrolls", "figure too wide", "raw markdown", "machine path", "same-number range",
-          "dead link")
+          "dead link", "page too heavy")
+
+#: The most a page may weigh, in megabytes: plotly.js (4.6 MB, once a page) and a montage of full-resolution slices
+#: fit; a figure that ships every voxel (plotly's own histogram of 09's brains: 84 MB) does not.
+PAGE_MEGABYTES = 25.0
 
 #: The checks that only report (printed, not failed): a table wider than its column that scrolls in its output
 #: (the last resort), a range from a number to itself, and a figure wider than its column. Every course figure is
@@ -34,7 +38,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
 
 
 def check_pages(book: PathLike, screenshots: PathLike | None = None, browser: str | None = None,
-                width: int = 1300) -> pd.DataFrame:
+                width: int = 1300, megabytes: float = PAGE_MEGABYTES) -> pd.DataFrame:
     """Open every page of a built book in headless Chromium, after its scripts have run, count what it drew beside
     what it should have (the figures of the notebook it shows, or a report's plotly figures), and look for what a
     reader should never see (:data:`FAULTS`). With ``screenshots``, a PNG of each page lands there.
@@ -44,6 +48,7 @@ def check_pages(book: PathLike, screenshots: PathLike | None = None, browser: st
         screenshots: a folder for one PNG per page, or ``None``.
         browser: the Chromium executable (default: ``chromium`` on the PATH).
         width: the window's width in pixels.
+        megabytes: the most a page's HTML may weigh ("page too heavy").
 
     Returns:
         A row per page: expected and drawn figures, images, the length of its visible text, and under each name of
@@ -65,7 +70,7 @@ def check_pages(book: PathLike, screenshots: PathLike | None = None, browser: st
         chromium = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_ARGS)
         try:
             tab = chromium.new_page(viewport={"width": width, "height": 4000})
-            rows = [_check(tab, page, book, screenshots) for page in pages]
+            rows = [_check(tab, page, book, screenshots, megabytes) for page in pages]
         finally:
             chromium.close()
     return pd.DataFrame(rows)
@@ -82,7 +87,7 @@ def faults(checked: pd.DataFrame) -> tuple[list[str], list[str]]:
     return failing, reported
 
 
-def _check(tab, page: Path, book: Path, screenshots: PathLike | None) -> dict:
+def _check(tab, page: Path, book: Path, screenshots: PathLike | None, megabytes: float) -> dict:
     html, source = book / "html", book / "source"
     name = page.relative_to(html).as_posix()
     notebook = source / page.relative_to(html).with_suffix(".ipynb")
@@ -107,7 +112,12 @@ def _check(tab, page: Path, book: Path, screenshots: PathLike | None) -> dict:
             **{name: facts[name] for name in ("table too wide", "table scrolls", "figure too wide")},
             "raw markdown": _raw_markdown(facts["prose"]),
             "machine path": _machine_paths(facts["text"]), "same-number range": _same_number_ranges(facts["text"]),
-            "dead link": _dead_links(facts["links"], html)}
+            "dead link": _dead_links(facts["links"], html), "page too heavy": _too_heavy(page, megabytes)}
+
+
+def _too_heavy(page: Path, megabytes: float) -> list[str]:
+    weight = page.stat().st_size / 1e6
+    return [f"{weight:.1f} MB, over {megabytes:g} MB"] if weight > megabytes else []
 
 
 def _notebook_figures(notebook: Path) -> int:

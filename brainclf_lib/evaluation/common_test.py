@@ -24,7 +24,7 @@ from ..experiment.config import ExperimentConfig
 from ..experiment.device import amp_dtype, pick_device
 from ..experiment.run_folder import Run
 from ..paths import PathLike, resolve
-from .metrics import bootstrap_ci, classification_metrics
+from .metrics import bootstrap_ci, classification_metrics, row_scores
 from .scoring import predict_subjects
 
 #: What :func:`arm_comparisons` returns, even when a partial grid leaves nothing to compare.
@@ -173,13 +173,6 @@ def _indices(labels: Sequence[str] | pd.Series) -> np.ndarray:
 
 
 def _mean_macro_f1(truth: np.ndarray, calls: np.ndarray) -> float:
-    """The mean over runs (rows of ``calls``) of macro F1, ``2 TP / (2 TP + FP + FN)`` averaged over the classes a
-    resample holds or predicts: from confusion counts, since a comparison asks for it 2,000 times a run."""
-    k = len(CLASSES)
-    scores = []
-    for row in np.atleast_2d(calls):
-        counts = np.bincount(truth * k + row, minlength=k * k).reshape(k, k)
-        both = counts.sum(0) + counts.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scores.append(np.nanmean(np.where(both > 0, 2 * np.diag(counts) / both, np.nan)))
-    return float(np.mean(scores))
+    """The mean over runs (rows of ``calls``) of macro F1: a comparison asks for it 2,000 times a run."""
+    calls = np.atleast_2d(calls)
+    return float(np.mean(row_scores("macro_f1", np.broadcast_to(truth, calls.shape), calls)))

@@ -153,20 +153,27 @@ def _specificity(counts: np.ndarray) -> np.ndarray:
         return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), np.nan)
 
 
-def _resampled_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """``_METRICS[metric]`` of each resample (a row of ``indices``), as scikit-learn computes it: macro F1 is the
-    mean over the classes whose F1 is defined (NaN when none is)."""
-    k = len(CLASSES)
-    cells = (y_true[indices] * k + y_pred[indices]) + (np.arange(len(indices)) * k * k)[:, None]
-    counts = np.bincount(cells.ravel(), minlength=len(indices) * k * k).reshape(len(indices), k, k)
+def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """``metric`` (``"macro_f1"`` or ``"accuracy"``) of each row of two ``(rows, subjects)`` arrays of class
+    indices, as scikit-learn computes it, from every row's confusion counts at once: macro F1 is the mean over the
+    classes whose F1 is defined (NaN when none is). A bootstrap's resamples, or a grid's runs, are the rows."""
+    y_true, y_pred = np.atleast_2d(y_true), np.atleast_2d(y_pred)
+    k, rows = len(CLASSES), len(y_pred)
+    cells = (y_true * k + y_pred) + (np.arange(rows) * k * k)[:, None]
+    counts = np.bincount(cells.ravel(), minlength=rows * k * k).reshape(rows, k, k)
     tp = np.diagonal(counts, axis1=1, axis2=2)
     if metric == "accuracy":
-        return tp.sum(1) / indices.shape[1]
+        return tp.sum(1) / y_pred.shape[1]
     denominator = counts.sum(1) + counts.sum(2)  # 2 TP + FP + FN
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
     defined = ~np.isnan(f1)
     return np.where(defined.any(1), np.nansum(f1, 1) / np.maximum(defined.sum(1), 1), np.nan)
+
+
+def _resampled_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``_METRICS[metric]`` of each resample (a row of ``indices``)."""
+    return row_scores(metric, y_true[indices], y_pred[indices])
 
 
 def _flatten(metrics: dict[str, Any]) -> dict[str, float]:

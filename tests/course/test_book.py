@@ -6,7 +6,7 @@ import json
 
 import nbformat
 
-from brainclf_lib.course.book import ARCH_LABELS, JUPYTERLAB_URL, _landing_page, stage_notebooks
+from brainclf_lib.course.book import ARCH_LABELS, JUPYTERLAB_URL, _landing_page, run_minutes, stage_notebooks
 from brainclf_lib.course.notebooks import ORDER, SOLUTIONS_SUFFIX, executed_name
 
 
@@ -45,10 +45,21 @@ def test_a_page_opens_with_its_title_and_introduction_then_its_folded_parameters
 def test_the_landing_page_says_what_a_student_learns_and_links_the_built_answers():
     pages = {"course": ["01_data_exploration", "04_train", "04_train-mc3"],
              "answers": ["solutions/06_results_solutions"]}
-    landing = _landing_page(pages, ["report.html"], JUPYTERLAB_URL)
+    landing = _landing_page(pages, ["report.html"], JUPYTERLAB_URL, {"01_data_exploration": 2.25, "04_train": 1.0})
     for heading in ("## What you will learn", "## Before you start", "## The data are synthetic", "## How to run it"):
         assert heading in landing
     assert all(command in landing for command in ("`make demo`", "`make lab`", "papermill", "--lab-url"))
     assert "{doc}`06 <solutions/06_results_solutions>`" in landing  # a link Sphinx resolves, not '#solutions/...'
-    assert "<04_train-mc3>` (the same notebook, another architecture)" in landing
-    assert ARCH_LABELS["r3d"] in landing and "min to run" in landing
+    assert ARCH_LABELS["r3d"] in landing
+    assert "<01_data_exploration>` (2.2 min to run)" in landing and "<04_train-mc3>` (not timed)" in landing
+    assert "All of them together: 3 minutes." in landing
+
+
+def test_a_page_is_timed_by_its_own_executed_notebook(tmp_path):
+    """The landing page's minutes come from papermill's record in the executed copy, not from a table typed in."""
+    _executed(tmp_path / "a.ipynb", "a")
+    assert run_minutes(tmp_path / "a.ipynb") is None and run_minutes(tmp_path / "missing.ipynb") is None
+    book = json.loads((tmp_path / "a.ipynb").read_text())
+    book["metadata"]["papermill"] = {"duration": 90.0}
+    (tmp_path / "a.ipynb").write_text(json.dumps(book))
+    assert run_minutes(tmp_path / "a.ipynb") == 1.5

@@ -34,6 +34,7 @@ PAGES = {
     "same-number range": "<table><tr><td>95% CI</td><td>1.000 to 1.000</td></tr></table><p>from 3 % to 3 %</p>",
     "dead link": "<p>The <a href='solutions/06_results_solutions.html'>answers</a> and "
                  "<a href='#solutions/06_results_solutions'>06</a>.</p>",
+    "page too heavy": "<script>var voxels = '" + "0.4321," * 30_000 + "';</script>",
 }
 
 
@@ -46,7 +47,7 @@ def checked(tmp_path_factory) -> pd.DataFrame:
                 f"<main style='width:600px'><h1>{name}</h1>{PROSE}{body}</main></body></html>")
         (book / "html" / f"{name.replace(' ', '_')}.html").write_text(page)
     started = time.perf_counter()
-    found = check_pages(book, screenshots=book / "shots", browser=CHROMIUM).set_index("page")
+    found = check_pages(book, screenshots=book / "shots", browser=CHROMIUM, megabytes=0.1).set_index("page")
     assert time.perf_counter() - started < 60
     return found
 
@@ -72,6 +73,7 @@ def test_each_check_names_what_it_found(checked):
     assert len(checked.loc["same-number_range.html", "same-number range"]) == 2
     dead = checked.loc["dead_link.html", "dead link"]
     assert len(dead) == 2 and any("#solutions/06_results_solutions" in link for link in dead)
+    assert checked.loc["page_too_heavy.html", "page too heavy"] == ["0.2 MB, over 0.1 MB"]
 
 
 def test_a_figure_wider_than_its_column_is_found_and_reported():

@@ -2,8 +2,9 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 
-from brainclf_lib.evaluation.metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar
+from brainclf_lib.evaluation.metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, row_scores
 
 
 def test_metrics_match_a_hand_computation():
@@ -75,3 +76,13 @@ def test_the_vectorised_bootstrap_gives_scikit_learns_figures(metric):
         fast = bootstrap_ci(y_true, y_pred, metric, n_resamples=300, seed=n)
         loop = bootstrap_ci(y_true, y_pred, by_sklearn, n_resamples=300, seed=n)
         assert np.allclose(fast, loop, equal_nan=True), (n, fast, loop)
+
+
+def test_row_scores_equal_scikit_learn_on_every_row():
+    """A grid's runs, or a bootstrap's resamples, scored at once, each as scikit-learn scores it alone."""
+    rng = np.random.default_rng(3)
+    truth, calls = rng.integers(0, 3, (5, 40)), rng.integers(0, 3, (5, 40))
+    calls[4] = 2  # one row predicting a single class: the others' F1 is 0, not undefined
+    expected = [f1_score(t, c, labels=[0, 1, 2], average="macro", zero_division=np.nan) for t, c in zip(truth, calls, strict=True)]
+    assert np.allclose(row_scores("macro_f1", truth, calls), expected)
+    assert np.allclose(row_scores("accuracy", truth, calls), (truth == calls).mean(1))
