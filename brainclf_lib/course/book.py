@@ -140,6 +140,15 @@ def error_outputs(notebook: Path) -> list[str]:
     return found
 
 
+def run_minutes(notebook: Path) -> float | None:
+    """How long papermill took to execute ``notebook``, in minutes, from the notebook's own metadata (``None`` when it
+    was not executed by papermill): the landing page's times are this site's run, not a figure typed in once."""
+    if not notebook.exists():
+        return None
+    duration = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
+    return duration / 60 if isinstance(duration, (int, float)) else None
+
+
 def _stage(executed: Path, target: Path, notebook: str, variant: dict, lab_url: str, built: set[str]) -> None:
     """Write the page's notebook: its title and introduction, then the JupyterLab link and one folded cell of its
     parameters (the notebook's defaults, then the values papermill injected for this page's run, not the machine's
@@ -248,15 +257,6 @@ def _report_page(name: str) -> str:
             f'(<a href="_static/{name}">open it alone</a>).\n\n'
             f'<iframe src="_static/{name}" title="{REPORTS[name]}" style="width:100%;height:85vh;border:1px solid '
             f'#ddd"></iframe>\n')
-
-
-def run_minutes(notebook: Path) -> float | None:
-    """How long papermill took to execute ``notebook``, in minutes, from the notebook's own metadata (``None`` when it
-    was not executed by papermill): the landing page's times are this site's run, not a figure typed in once."""
-    if not notebook.exists():
-        return None
-    duration = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
-    return duration / 60 if isinstance(duration, (int, float)) else None
 
 
 def _landing_page(pages: dict[str, list[str]], reports: list[str], lab_url: str,

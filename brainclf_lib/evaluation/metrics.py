@@ -142,17 +142,6 @@ def mcnemar(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int])
     return {"a_right_b_wrong": table[0][1], "b_right_a_wrong": table[1][0], "p_value": float(test.pvalue)}
 
 
-def _specificity(counts: np.ndarray) -> np.ndarray:
-    """TN / (TN + FP) per class, from a confusion matrix (scikit-learn has no such figure)."""
-    total = counts.sum()
-    tp = np.diag(counts)
-    fp = counts.sum(axis=0) - tp
-    fn = counts.sum(axis=1) - tp
-    tn = total - tp - fp - fn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), np.nan)
-
-
 def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """``metric`` (``"macro_f1"`` or ``"accuracy"``) of each row of two ``(rows, subjects)`` arrays of class
     indices, as scikit-learn computes it, from every row's confusion counts at once: macro F1 is the mean over the
@@ -169,6 +158,17 @@ def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarra
         f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
     defined = ~np.isnan(f1)
     return np.where(defined.any(1), np.nansum(f1, 1) / np.maximum(defined.sum(1), 1), np.nan)
+
+
+def _specificity(counts: np.ndarray) -> np.ndarray:
+    """TN / (TN + FP) per class, from a confusion matrix (scikit-learn has no such figure)."""
+    total = counts.sum()
+    tp = np.diag(counts)
+    fp = counts.sum(axis=0) - tp
+    fn = counts.sum(axis=1) - tp
+    tn = total - tp - fp - fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tn + fp > 0, tn / np.maximum(tn + fp, 1), np.nan)
 
 
 def _resampled_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray) -> np.ndarray:
