@@ -85,8 +85,7 @@ def build_book(executed: PathLike, out: PathLike, solutions: PathLike | None = N
     for name in reports:
         shutil.copy(executed / name, source / "_static" / name)
         _write(source / f"{Path(name).stem}_report.md", _report_page(name))
-    minutes = {page: run_minutes(executed / f"{page}.ipynb") for page in pages["course"]}
-    _write(source / "index.md", _landing_page(pages, reports, lab_url, minutes))
+    _write(source / "index.md", _landing_page(pages, reports, lab_url, pages["minutes"]))
     html = out / "html"
     build = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(source), str(html)],
                            capture_output=True, text=True)
@@ -98,12 +97,13 @@ def build_book(executed: PathLike, out: PathLike, solutions: PathLike | None = N
 def stage_notebooks(executed: Path, solutions: Path, source: Path, lab_url: str = JUPYTERLAB_URL) -> dict[str, list[str]]:
     """Copy each executed notebook (and its executed worked answers) into ``source``, each opening with its title
     and introduction, then its JupyterLab link (under ``lab_url``) and its parameters, folded; return the page names
-    of the course and of the answers, in order.
+    of the course and of the answers, in order, and under ``minutes`` how long each course page's notebook took to
+    execute (:func:`run_minutes`).
 
     A notebook run once per architecture (``04_train``) becomes one page per run: its default run under the
     notebook's own name, so the links between notebooks resolve, and the others beside it.
     """
-    course, answers = [], []
+    course, answers, minutes = [], [], {}
     errors = [error for name, variants in ORDER for variant in variants
               for error in error_outputs(executed / f"{executed_name(name, variant)}.ipynb")]
     errors += [error for name, _ in ORDER for error in error_outputs(solutions / f"{name}{SOLUTIONS_SUFFIX}.ipynb")]
@@ -119,12 +119,13 @@ def stage_notebooks(executed: Path, solutions: Path, source: Path, lab_url: str 
             page = name if index == 0 else copy.stem
             _stage(copy, source / f"{page}.ipynb", f"{name}.ipynb", variant if len(variants) > 1 else {}, lab_url, built)
             course.append(page)
+            minutes[page] = run_minutes(copy)
         answer = solutions / f"{name}{SOLUTIONS_SUFFIX}.ipynb"
         if answer.exists():
             (source / "solutions").mkdir(exist_ok=True)
             _stage(answer, source / "solutions" / answer.name, f"solutions/{answer.name}", {}, lab_url, built)
             answers.append(f"solutions/{answer.stem}")
-    return {"course": course, "answers": answers}
+    return {"course": course, "answers": answers, "minutes": minutes}
 
 
 def error_outputs(notebook: Path) -> list[str]:

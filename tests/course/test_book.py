@@ -28,8 +28,12 @@ def test_a_page_opens_with_its_title_and_introduction_then_its_folded_parameters
         for variant in variants:
             _executed(executed / f"{executed_name(name, variant)}.ipynb", name.replace("_", " "))
         _executed(executed / f"{name}{SOLUTIONS_SUFFIX}.ipynb", f"{name} answers")
+    timed = json.loads((executed / "04_train-r3d.ipynb").read_text())
+    timed["metadata"]["papermill"] = {"duration": 48.0}
+    (executed / "04_train-r3d.ipynb").write_text(json.dumps(timed))
     pages = stage_notebooks(executed, executed, tmp_path / "source", lab_url="https://hub.example.org/lab/tree/nb")
     assert pages["course"][3:6] == ["04_train", "04_train-mc3", "04_train-r2plus1d"]
+    assert pages["minutes"]["04_train"] == 0.8 and pages["minutes"]["04_train-mc3"] is None  # 04's r3d run, by its page
     assert pages["answers"][0] == "solutions/01_data_exploration_solutions"
     cells = json.loads((tmp_path / "source" / "04_train-mc3.ipynb").read_text())["cells"]
     assert [c["cell_type"] for c in cells] == ["markdown", "markdown", "markdown", "code", "code"]
