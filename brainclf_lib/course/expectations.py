@@ -138,7 +138,7 @@ def measured(key: str, table: Path | None = None) -> Measured | None:
                     float(row["maximum"]), int(row["held"]) if not pd.isna(row["held"]) else 0)
 
 
-def expect(key: str, value: float, applies: bool = True, meaning: str = "", digits: int = 3) -> float:
+def expect(key: str, value: float, applies: bool = True, meaning: str = "", digits: int = 3) -> None:
     """Show a figure beside the range it took over the measured trajectories; outside it, say so plainly.
 
     Taught in ``01_data_exploration``; a "What you should see" box is followed by one call per promised figure. It
@@ -152,12 +152,10 @@ def expect(key: str, value: float, applies: bool = True, meaning: str = "", digi
         meaning: what a figure outside the range most likely means here, added to the generic explanation.
         digits: decimals shown (0 for a count: "2 runs", not "2.000").
 
-    Returns:
-        ``value``, so a cell can go on using it.
+    It returns nothing, so a cell that ends with it shows the box and no stray ``np.float64(...)`` after it.
 
     >>> expect("a figure nobody measured", 0.9)
     a figure nobody measured = 0.900 (no measured range: run brainclf expectations)
-    0.9
     """
     row = measured(key) if applies else None
     shown, within = f"{key} = {value:.{digits}f}", (lambda: span(row.minimum, row.maximum, digits=min(digits, 2)))
@@ -165,7 +163,10 @@ def expect(key: str, value: float, applies: bool = True, meaning: str = "", digi
         text, verdict = f"{shown} (measured for the fast preset's defaults only: not compared)", "other"
     elif row is None:
         text, verdict = f"{shown} (no measured range: run brainclf expectations)", "unmeasured"
-    elif row.low <= value <= row.high and not math.isnan(value):
+    elif math.isnan(value):  # nothing to compute it on in this run (07: every map of a model empty)
+        text, verdict = (f"{key}: no value in this run (NaN: {meaning or 'nothing here to compute it on'}); measured "
+                         f"{within()} over {row.trajectories} trajectories"), "no value"
+    elif row.low <= value <= row.high:
         text, verdict = (f"{shown} (expected {within()} ± {row.margin:.2f}, "
                          f"measured over {row.trajectories} trajectories; as expected)"), "inside"
     else:
@@ -174,10 +175,9 @@ def expect(key: str, value: float, applies: bool = True, meaning: str = "", digi
     # NaN is no JSON: the record says null, which the measurement reads back as NaN
     recorded = None if math.isnan(float(value)) else float(value)
     _show(text, verdict, {"key": key, "kind": "figure", "value": recorded, "applies": applies, "verdict": verdict})
-    return value
 
 
-def tendency(key: str, holds: bool, applies: bool = True) -> bool:
+def tendency(key: str, holds: bool, applies: bool = True) -> None:
     """Show whether a claim about results held in this run, beside how often it held over the measured trajectories.
 
     Taught in ``06_results``. "Pre-training helps" or "the accumulated matrix cannot beat the chosen epoch" are
@@ -189,12 +189,8 @@ def tendency(key: str, holds: bool, applies: bool = True) -> bool:
         holds: whether it held in this run.
         applies: whether the measured setting is this run's.
 
-    Returns:
-        ``holds``.
-
     >>> tendency("a claim nobody measured", True)
     a claim nobody measured: holds in this run (not measured: run brainclf expectations)
-    True
     """
     row = measured(key) if applies else None
     here = "holds in this run" if holds else "does NOT hold in this run"
@@ -209,7 +205,6 @@ def tendency(key: str, holds: bool, applies: bool = True) -> bool:
     verdict = "inside" if holds else "unmeasured" if row is None else "seen before" if row.held < row.trajectories \
         else "outside"
     _show(text, verdict, {"key": key, "kind": "tendency", "value": float(holds), "applies": applies, "verdict": verdict})
-    return holds
 
 
 def measured_table(table: Path | None = None) -> pd.DataFrame:

@@ -73,7 +73,8 @@ def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
     Args:
         metrics: what :func:`classification_metrics` returns (a run's ``metrics.json``).
     """
-    return pd.DataFrame(metrics["per_class"]).T[[*PER_CLASS, "support"]]
+    table = pd.DataFrame(metrics["per_class"]).T[[*PER_CLASS, "support"]]
+    return table.astype({**dict.fromkeys(PER_CLASS, float), "support": int})  # a count of subjects, not "5.0"
 
 
 #: The one definition of the ± over folds: the sample standard deviation, as pandas computes it by default.

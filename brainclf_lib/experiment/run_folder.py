@@ -174,6 +174,12 @@ class Run:
     def name(self) -> str:
         return self.folder.name
 
+    @property
+    def label(self) -> str:
+        """How a figure names the run: ``r3d_18 scratch, fold 0``, without the folder's digest."""
+        config = self.config
+        return f"{config.arch} {init_label(config)}, fold {config.fold}"
+
     def path(self, name: str) -> Path:
         """The path of one of the run's files, e.g. ``run.path(Run.BEST)``."""
         return self.folder / name

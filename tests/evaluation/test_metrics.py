@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from brainclf_lib.evaluation.metrics import aggregate_folds, bootstrap_ci, classification_metrics, mcnemar, row_scores
+from brainclf_lib.evaluation.metrics import (
+    aggregate_folds,
+    bootstrap_ci,
+    classification_metrics,
+    mcnemar,
+    metrics_table,
+    row_scores,
+)
 
 
 def test_metrics_match_a_hand_computation():
@@ -86,3 +93,9 @@ def test_row_scores_equal_scikit_learn_on_every_row():
     expected = [f1_score(t, c, labels=[0, 1, 2], average="macro", zero_division=np.nan) for t, c in zip(truth, calls, strict=True)]
     assert np.allclose(row_scores("macro_f1", truth, calls), expected)
     assert np.allclose(row_scores("accuracy", truth, calls), (truth == calls).mean(1))
+
+
+def test_the_per_class_table_counts_subjects_as_whole_numbers():
+    table = metrics_table(classification_metrics([0, 0, 1, 2, 2], [0, 1, 1, 2, 0]))
+    assert table["support"].tolist() == [2, 1, 2] and table["support"].dtype.kind == "i"
+    assert table.loc["Healthy", "recall"] == 0.5

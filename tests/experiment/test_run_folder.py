@@ -157,3 +157,12 @@ def test_a_data_root_is_one_run_however_it_was_typed(tiny_config, monkeypatch, t
     relative = os.path.relpath(inside, REPO_ROOT)
     assert run_name(tiny_config.replace(data_root=relative)) == run_name(tiny_config.replace(data_root=str(inside)))
     assert run_name(tiny_config.replace(data_root="/a/prepared")) != run_name(tiny_config.replace(data_root="/b/prepared"))
+
+
+def test_a_figure_names_a_run_without_its_digest(tmp_path):
+    """Legends and titles read "mc3_18 pretrained, fold 2", not the folder's name with its settings digest."""
+    config = make_config("fast", arch="mc3", fold=2, pretrained="runs/source/mc3_18.pt", output_dir=str(tmp_path))
+    run = Run.of(config)
+    run.folder.mkdir()
+    config.to_json(run.path(Run.CONFIG))
+    assert run.label == "mc3_18 pretrained, fold 2" and run.name.startswith("mc3_18_pretrained_fold2-")
