@@ -49,7 +49,7 @@ class ExperimentConfig:
     split: str = "kfold"  # kfold (paper: 3-fold CV) | holdout (the "three 7:3 splits" variant)
     fold: int = 0  # which fold is held out for testing
     val_fraction: float = 0.15  # share of the training fold kept aside to choose the best epoch (0: last epoch)
-    selection_window: int = 3  # the best epoch has the best validation macro F1 averaged over it and the 2 before
+    selection_window: int = 3  # the kept epoch ends the lowest validation loss averaged over it and the 2 before
     protocol: str = "corrected"  # corrected | paper-text | published-code: see brainclf_lib.experiment.protocols
     deviations: tuple[str, ...] = ()  # published-code deviations added to the protocol's, one at a time
     # optimisation

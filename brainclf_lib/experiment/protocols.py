@@ -42,7 +42,8 @@ DEVIATIONS: dict[str, Deviation] = {
     "last_epoch": Deviation(
         code="no validation subset: the model after the last epoch is tested (the paper names none; the code keeps "
              "the last epoch)",
-        instead="the epoch with the best validation macro F1 on a stratified subset of the training fold",
+        instead="the epoch ending the lowest mean validation loss over selection_window epochs, on a stratified "
+                "subset of the training fold",
         affects="every test figure, when the last epoch is not the best one",
     ),
     "random_split": Deviation(
