@@ -85,7 +85,7 @@ def build_book(executed: PathLike, out: PathLike, solutions: PathLike | None = N
     for name in reports:
         shutil.copy(executed / name, source / "_static" / name)
         _write(source / f"{Path(name).stem}_report.md", _report_page(name))
-    _write(source / "index.md", _landing_page(pages, reports, lab_url, pages["minutes"]))
+    _write(source / "index.md", _landing_page(pages, reports, lab_url))
     html = out / "html"
     build = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(source), str(html)],
                            capture_output=True, text=True)
@@ -260,9 +260,8 @@ def _report_page(name: str) -> str:
             f'#ddd"></iframe>\n')
 
 
-def _landing_page(pages: dict[str, list[str]], reports: list[str], lab_url: str,
-                  minutes: dict[str, float | None] | None = None) -> str:
-    minutes = minutes or {}
+def _landing_page(pages: dict, reports: list[str], lab_url: str) -> str:
+    minutes = pages.get("minutes", {})  # stage_notebooks' record of each page's run time
     path = "\n".join(f"{number}. {{doc}}`{_page_title(page)} <{page}>` ({_minutes(minutes.get(page))})"
                       for number, page in enumerate(pages["course"], start=1))
     timed = [value for value in minutes.values() if value is not None]

@@ -49,7 +49,8 @@ def test_a_page_opens_with_its_title_and_introduction_then_its_folded_parameters
 def test_the_landing_page_says_what_a_student_learns_and_links_the_built_answers():
     pages = {"course": ["01_data_exploration", "04_train", "04_train-mc3"],
              "answers": ["solutions/06_results_solutions"]}
-    landing = _landing_page(pages, ["report.html"], JUPYTERLAB_URL, {"01_data_exploration": 2.25, "04_train": 1.0})
+    pages["minutes"] = {"01_data_exploration": 2.25, "04_train": 1.0}
+    landing = _landing_page(pages, ["report.html"], JUPYTERLAB_URL)
     for heading in ("## What you will learn", "## Before you start", "## The data are synthetic", "## How to run it"):
         assert heading in landing
     assert all(command in landing for command in ("`make demo`", "`make lab`", "papermill", "--lab-url"))
