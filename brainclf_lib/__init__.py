@@ -33,7 +33,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ".data.step": ("load_fold", "prepare_data"),
     ".data.transforms": ("augmentation",),
     ".evaluation.baseline": ("histogram_baseline", "histogram_features"),
-    ".evaluation.explain": ("attention_in_mask", "grad_cam", "load_mask", "tumour_attention", "tumour_cases",
+    ".evaluation.explain": ("attention_in_mask", "attention_summary", "grad_cam", "load_mask", "tumour_attention", "tumour_cases",
                             "upsample_to_input"),
     ".evaluation.common_test": ("arm_comparisons", "arm_means", "common_test_metrics", "common_test_set", "score_runs"),
     ".evaluation.external": ("validate_runs", "validation_summary"),

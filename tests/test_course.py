@@ -88,8 +88,7 @@ def test_every_worked_answer_runs_and_passes_its_check(answers):
 def test_the_course_site_draws_every_figure_in_a_browser(course, answers, tmp_path):
     """make book, offline, then every page in headless Chromium: no page draws fewer figures than its notebook made,
     none is blank, none shows what a reader should not see (a table or figure wider than its column, raw markdown,
-    the machine's paths, a dead link; ranges from a number to itself are only reported), and each leaves a
-    screenshot."""
+    the machine's paths, a range from a number to itself, a dead link), and each leaves a screenshot."""
     index = build_book(course[0], tmp_path / "book", solutions=answers[0])
     html = index.parent
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}

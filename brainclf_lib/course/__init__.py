@@ -7,6 +7,13 @@ from its module on first use, as ``brainclf_lib``'s names are.
 
 import importlib
 
+import pandas as pd
+
+from .tables import table_number
+
+#: Every notebook imports from here first thing, so every table it shows uses the one number format.
+pd.set_option("display.float_format", table_number)
+
 #: Each name a notebook imports from here and the module that defines it (relative to this package).
 _HOMES: dict[str, tuple[str, ...]] = {
     ".exercises": ("check",),

@@ -163,8 +163,10 @@ def _stage(executed: Path, target: Path, notebook: str, variant: dict, lab_url: 
                                               f"{SOLUTIONS_SUFFIX}.ipynb)", "".join(cell["source"]))
     run_as = " ".join(f"-p {key} {value}" for key, value in variant.items())
     made_by = "make solutions" if notebook.startswith("solutions/") else "make demo"
+    download = _offer_download(notebook, target)
     link = (f"Open [`notebooks/{notebook}`]({lab_url}/{notebook}) in JupyterLab (`make lab` serves the "
-            f"checkout){' and run it with ' + run_as if run_as else ''}. This page shows the outputs of `{made_by}`.")
+            f"checkout){f' and run it with `{run_as}`' if run_as else ''}, or {download} to run it in any Jupyter where brainclf is installed. "
+            f"This page shows the outputs of `{made_by}`.")
     parameters = _folded_parameters(cells, variant)
     cells = [cell for cell in cells if not {"parameters", "injected-parameters"} & set(cell["metadata"].get("tags", []))]
     index = next(i for i, cell in enumerate(cells) if cell["cell_type"] == "markdown")
@@ -178,6 +180,18 @@ def _stage(executed: Path, target: Path, notebook: str, variant: dict, lab_url: 
         + cells[:index] + cells[index + 1:]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(book))
+
+
+def _offer_download(notebook: str, target: Path) -> str:
+    """Copy the course's own notebook (no outputs, as a student starts it) into the site's ``_static/notebooks`` and
+    return an HTML link to it from the page at ``target``: a site read without ``make lab`` still hands out the
+    notebook. HTML, not a markdown link, which MyST would read as a reference to the page of that name."""
+    nested = "/" in notebook  # a worked answer's page sits one folder down, in solutions/
+    copy = (target.parent.parent if nested else target.parent) / "_static" / "notebooks" / notebook
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(NOTEBOOKS_DIR / notebook, copy)
+    href = ("../" if nested else "") + f"_static/notebooks/{notebook}"
+    return f'<a href="{href}" download>download it</a>'
 
 
 def _folded_parameters(cells: list[dict], variant: dict) -> list[dict]:
@@ -226,7 +240,8 @@ _LANDING_ABOUT = [
 
 
 #: The site's own style: the content column takes the width a wide window has, tables are compact, numbers and
-#: names do not wrap, long text wraps, and a table too wide all the same scrolls in its output (the last resort).
+#: names do not wrap, long text wraps (a long token such as ``RescaleIntensity(out_min_max=`` too, anywhere), and a
+#: table too wide all the same scrolls in its output (the last resort; the browser check fails on it).
 _SITE_CSS = """
 @media (min-width: 960px) {
   .bd-page-width { max-width: 100%; }
@@ -239,7 +254,7 @@ _SITE_CSS = """
 .bd-article table { font-size: 0.75rem; font-variant-numeric: tabular-nums; width: auto; max-width: 100%; }
 .bd-article table td, .bd-article table th { padding: 0.15rem 0.45rem; vertical-align: top; line-height: 1.35; }
 .bd-article table .brainclf-short { white-space: nowrap; }
-.bd-article table td:not(.brainclf-short) { min-width: 10em; }
+.bd-article table td:not(.brainclf-short) { min-width: 10em; overflow-wrap: anywhere; }
 .bd-article .cell_output .output { overflow-x: auto; }
 """
 

@@ -62,7 +62,7 @@ table { border-collapse: collapse; font-size: 0.88em; font-variant-numeric: tabu
 th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
 th { background: #f3f3f3; text-align: center; } td:first-child, th:first-child { text-align: left; }
 tbody tr:nth-child(even) { background: #fbfbfb; } td.best { font-weight: 700; }
-td.text { white-space: normal; min-width: 16em; text-align: left; } thead th { white-space: normal; }
+td.text { white-space: normal; min-width: 16em; text-align: left; overflow-wrap: anywhere; } thead th { white-space: normal; }
 figure { margin: 0; } footer table td, footer table th { text-align: left; } div.scroll { overflow-x: auto; }
 """
 
@@ -84,6 +84,8 @@ def _table_html(table: pd.DataFrame, best: Sequence[str]) -> str:
         values = column.map(_leading_number)
         return [("best " + text).strip() if value == values.max() else text for value, text in zip(values, prose, strict=True)]
 
+    if table.index.names != [None] or not isinstance(table.index, pd.RangeIndex):
+        table = table.reset_index()  # an index that names the rows (a variant, a deviation) is a column to show
     numbers = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
     styled = table.style.hide(axis="index").format("{:.3f}", subset=numbers, na_rep="n/a")
     styled = styled.set_td_classes(pd.DataFrame({c: mark(table[c]) for c in table.columns}, index=table.index))

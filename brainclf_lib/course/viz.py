@@ -22,8 +22,10 @@ from .figures import (
     slice_figure,
 )
 from .report import write_report
+from .tables import intervals, mean_sd
 from .viewer import slice_viewer
 
 __all__ = ["COLUMN_WIDTH", "CourseFigure", "against_reference", "axial", "class_montage", "confusion", "course_figure",
-           "deviation_spread", "histograms", "kernel_layouts", "learning_curves", "metric_heatmap", "montage",
-           "overlay", "protocol_effects", "selection_curves", "slice_figure", "slice_viewer", "span", "write_report"]
+           "deviation_spread", "histograms", "intervals", "kernel_layouts", "learning_curves", "mean_sd", "metric_heatmap",
+           "montage", "overlay", "protocol_effects", "selection_curves", "slice_figure", "slice_viewer", "span",
+           "write_report"]

@@ -163,3 +163,34 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
                      "ratio": share["attention in tumour"] / max(share["tumour share of brain"], 1e-8),
                      "empty map": not float(cam.sum()) > 0})
     return pd.DataFrame(rows)
+
+
+#: What a summary cell says where every map of its group was empty, so there is no share to average.
+NO_MAP = "every map empty"
+
+
+def attention_summary(attention: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The mean of :func:`tumour_attention`'s shares per model and class over the non-empty maps, with the count of
+    empty maps beside them; a group whose every map was empty says so (:data:`NO_MAP`) instead of showing NaN, which a
+    reader takes for a bug.
+
+    Taught in ``07_explainability``.
+
+    Args:
+        attention: :func:`tumour_attention`'s rows, with an ``arch`` column (one model's rows each).
+        digits: the decimals the shares are rounded to.
+
+    >>> rows = pd.DataFrame({"arch": ["a", "b"], "label": ["HGG", "HGG"], "attention in tumour": [0.5, float("nan")],
+    ...                      "tumour share of brain": [0.1, 0.1], "ratio": [5.0, float("nan")],
+    ...                      "attention in brain": [0.9, float("nan")], "empty map": [False, True]})
+    >>> attention_summary(rows)["ratio"].tolist()
+    [5.0, 'every map empty']
+    """
+    columns = ["attention in tumour", "tumour share of brain", "ratio", "attention in brain"]
+    groups = attention.groupby(["arch", "label"])
+    summary = groups[columns].mean().round(digits)
+    shares = [name for name in columns if name != "tumour share of brain"]  # the mask's share needs no map
+    summary[shares] = summary[shares].astype(object).where(summary[shares].notna(), NO_MAP)
+    summary["empty maps"] = groups["empty map"].sum().astype(int)
+    summary["maps"] = groups.size()
+    return summary

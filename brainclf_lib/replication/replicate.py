@@ -173,7 +173,8 @@ def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFr
         results: :func:`collect_runs`' table, which names the runs to compare.
 
     Returns:
-        One row per pair: subjects, both accuracies, and McNemar's discordant counts and exact p-value.
+        One row per pair: subjects, both accuracies, and McNemar's discordant counts and exact p-value (``McNemar p``;
+        headers in words, which a page can wrap).
     """
     folder = resolve(output_dir)
     predictions = {}
@@ -190,7 +191,9 @@ def paired_comparisons(output_dir: PathLike, results: pd.DataFrame) -> pd.DataFr
         test = mcnemar(truth, first["pred"].map(CLASS_TO_INDEX), second["pred"].map(CLASS_TO_INDEX))
         rows.append({"model A": a, "model B": b, "subjects": len(common),
                      "accuracy A": float((first["pred"] == first["label"]).mean()),
-                     "accuracy B": float((second["pred"] == second["label"]).mean()), **test})
+                     "accuracy B": float((second["pred"] == second["label"]).mean()),
+                     "A right, B wrong": test["a_right_b_wrong"], "B right, A wrong": test["b_right_a_wrong"],
+                     "McNemar p": test["p_value"]})
     return pd.DataFrame(rows)
 
 

@@ -8,6 +8,9 @@ from ..evaluation.metrics import FOLD_STD_DDOF
 from ..experiment.config import ExperimentConfig
 from ..experiment.protocols import protocol_plan
 
+#: The paper's cross-validation folds.
+PAPER_FOLDS = 3
+
 #: Mean F1 over 3 folds (± std), macro and weighted F1, per model: the paper's Tables 2-5.
 REPORTED = pd.DataFrame(
     [
@@ -24,13 +27,19 @@ REPORTED = pd.DataFrame(
 
 
 def side_by_side(results: pd.DataFrame) -> pd.DataFrame:
-    """Our mean ± std F1 per class and model beside the paper's Table 2.
+    """Our mean ± std F1 per class and model, each row of ours followed by the paper's row of Tables 2-5.
 
-    Taught in ``06_results``. The ± is the standard deviation over folds,
-    ``metrics.FOLD_STD_DDOF`` (1) as everywhere; ``n/a`` for a single fold.
+    Taught in ``06_results``. Ours and the paper's are rows, not columns: one column a figure keeps the table as wide
+    as a page (ten columns of "0.594 ± 0.251" do not fit one), and each figure of ours sits right above the paper's.
+    The ± is the standard deviation over folds, ``metrics.FOLD_STD_DDOF`` (1) as everywhere; ``n/a`` for a single
+    fold. The paper gives no spread for macro and weighted F1.
 
     Args:
         results: :func:`~brainclf_lib.replication.replicate.collect_runs`' table.
+
+    Returns:
+        Two rows per model and initialisation (``source``: ``ours`` then ``paper``); ours says how many folds it
+        averages when they are fewer than the paper's three.
     """
     per_class = results.pivot_table(index=["arch", "init", "fold"], columns="class", values="f1").reset_index()
     overall = results.drop_duplicates("run").set_index(["arch", "init", "fold"])[["macro_f1", "weighted_f1"]].reset_index()
@@ -40,14 +49,16 @@ def side_by_side(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (arch, init), row in ours.iterrows():
         paper = REPORTED[(REPORTED["arch"] == arch) & (REPORTED["init"] == init)]
-        entry = {"arch": arch, "init": init, "folds": int(merged[(merged["arch"] == arch) & (merged["init"] == init)].shape[0])}
+        folds = int(merged[(merged["arch"] == arch) & (merged["init"] == init)].shape[0])
+        mine = {"arch": arch, "init": init, "source": "ours" if folds == PAPER_FOLDS else f"ours, {folds} of {PAPER_FOLDS} folds"}
+        theirs = {"arch": arch, "init": init, "source": "paper"}
         for name in ("LGG", "HGG", "Healthy"):
-            entry[f"{name} F1 (ours)"] = f"{row[(name, 'mean')]:.3f} ± {_std(row[(name, 'std')])}"
-            entry[f"{name} F1 (paper)"] = f"{paper[f'{name} f1'].iloc[0]:.4f} ± {paper[f'{name} f1 std'].iloc[0]:.3f}" if len(paper) else ""
+            mine[f"{name} F1"] = f"{row[(name, 'mean')]:.3f} ± {_std(row[(name, 'std')])}"
+            theirs[f"{name} F1"] = f"{paper[f'{name} f1'].iloc[0]:.4f} ± {paper[f'{name} f1 std'].iloc[0]:.3f}" if len(paper) else ""
         for metric, label in (("macro_f1", "macro"), ("weighted_f1", "weighted")):
-            entry[f"{label} F1 (ours)"] = f"{row[(metric, 'mean')]:.3f} ± {_std(row[(metric, 'std')])}"
-            entry[f"{label} F1 (paper)"] = f"{paper[metric].iloc[0]:.4f}" if len(paper) else ""
-        rows.append(entry)
+            mine[f"{label} F1"] = f"{row[(metric, 'mean')]:.3f} ± {_std(row[(metric, 'std')])}"
+            theirs[f"{label} F1"] = f"{paper[metric].iloc[0]:.4f}" if len(paper) else ""
+        rows += [mine, theirs]
     return pd.DataFrame(rows)
 
 
@@ -60,7 +71,6 @@ def preset_vs_paper(config: ExperimentConfig) -> pd.DataFrame:
     Args:
         config: the notebook's :class:`~brainclf_lib.experiment.config.ExperimentConfig`.
     """
-    plan = protocol_plan(config)
     plan = protocol_plan(config)
     rows = [
         ("data", "synthetic cohort (BraTS / IXI layouts)" if config.data_root == "synthetic" else config.data_root,

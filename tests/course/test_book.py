@@ -40,6 +40,13 @@ def test_a_page_opens_with_its_title_and_introduction_then_its_folded_parameters
     assert cells[0]["source"] == f"# 04 train {ARCH_LABELS['mc3']}" and "-p arch" not in cells[0]["source"]
     assert cells[1]["source"] == "What this notebook teaches."
     assert "(https://hub.example.org/lab/tree/nb/04_train.ipynb)" in cells[2]["source"]
+    # a site read without a JupyterLab still hands out the notebook, as a student starts it (no outputs)
+    assert '<a href="_static/notebooks/04_train.ipynb" download>' in cells[2]["source"]
+    handed_out = json.loads((tmp_path / "source" / "_static" / "notebooks" / "04_train.ipynb").read_text())
+    assert not any(cell.get("outputs") for cell in handed_out["cells"])
+    answer = json.loads((tmp_path / "source" / "solutions" / "04_train_solutions.ipynb").read_text())["cells"][2]
+    assert '<a href="../_static/notebooks/solutions/04_train_solutions.ipynb" download>' in answer["source"]
+    assert (tmp_path / "source" / "_static" / "notebooks" / "solutions" / "04_train_solutions.ipynb").exists()
     folded = cells[3]
     assert folded["metadata"]["tags"] == ["hide-input"] and not folded["outputs"]
     assert folded["source"].startswith('preset = "fast"') and 'arch = "mc3"' in folded["source"]

@@ -31,6 +31,16 @@ def test_the_report_formats_marks_captions_and_states_its_environment(tmp_path):
     assert not re.search(r"""<script[^>]+src=["']https?://""", html)
 
 
+def test_a_report_table_keeps_the_index_that_names_its_rows(tmp_path):
+    """08's protocols and deviations are named by their index: a report that hid it left rows no one could name."""
+    table = pd.DataFrame({"macro F1": [0.61, 0.73]}, index=pd.Index(["corrected", "+ accumulated_confusion"], name="variant"))
+    plain = pd.DataFrame({"macro F1": [0.5]})  # a default index names nothing, and stays hidden
+    viz.write_report(tmp_path / "r.html", "protocols", {"variants": table, "plain": plain}, {})
+    html = (tmp_path / "r.html").read_text()
+    assert ">variant<" in html and ">corrected<" in html and ">+ accumulated_confusion<" in html
+    assert ">index<" not in html
+
+
 def test_importing_the_library_leaves_plotlys_default_renderer_alone():
     """A user's own figures render as plotly would have rendered them; the course's figures choose their own."""
     import subprocess

@@ -54,8 +54,8 @@ def test_the_grid_with_self_trained_sources_has_every_run(tiny_config, tmp_path,
     assert len(written) == len(table)
     paired = paired_comparisons(tmp_path / "runs", table)
     assert len(paired) == 1 and paired.loc[0, "subjects"] == 12  # every subject is tested once over the 3 folds
-    assert 0 <= paired.loc[0, "p_value"] <= 1
-    assert paired.loc[0, "a_right_b_wrong"] + paired.loc[0, "b_right_a_wrong"] <= 12
+    assert 0 <= paired.loc[0, "McNemar p"] <= 1
+    assert paired.loc[0, "A right, B wrong"] + paired.loc[0, "B right, A wrong"] <= 12
     metrics = run_metrics(tmp_path / "runs", table)
     assert sorted(metrics) == sorted(table["run"].unique())
     assert all(m["macro_f1"] == table.loc[table["run"] == run, "macro_f1"].iloc[0] for run, m in metrics.items())
