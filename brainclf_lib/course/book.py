@@ -241,7 +241,8 @@ _LANDING_ABOUT = [
 
 #: The site's own style: the content column takes the width a wide window has, tables are compact, numbers and
 #: names do not wrap, long text wraps (a long token such as ``RescaleIntensity(out_min_max=`` too, anywhere), and a
-#: table too wide all the same scrolls in its output (the last resort; the browser check fails on it).
+#: table too wide all the same scrolls in its output (the last resort; the browser check fails on it). A printed
+#: line wraps at the column's edge instead of hiding its end past it.
 _SITE_CSS = """
 @media (min-width: 960px) {
   .bd-page-width { max-width: 100%; }
@@ -252,10 +253,11 @@ _SITE_CSS = """
   .bd-sidebar-secondary { flex-basis: 13rem; max-width: 13rem; }
 }
 .bd-article table { font-size: 0.75rem; font-variant-numeric: tabular-nums; width: auto; max-width: 100%; }
-.bd-article table td, .bd-article table th { padding: 0.15rem 0.45rem; vertical-align: top; line-height: 1.35; }
+.bd-article table td, .bd-article table th { padding: 0.15rem 0.35rem; vertical-align: top; line-height: 1.35; }
 .bd-article table .brainclf-short { white-space: nowrap; }
 .bd-article table td:not(.brainclf-short) { min-width: 10em; overflow-wrap: anywhere; }
 .bd-article .cell_output .output { overflow-x: auto; }
+.bd-article .cell_output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
 #: Marks each table cell short enough not to wrap (a number, an interval, a name): class ``brainclf-short``.
@@ -326,6 +328,10 @@ def _how_to_run(lab_url: str) -> list[str]:
              else f"`{lab_url}`")
     return [
         "## How to run it", "",
+        "- Get the code: a checkout of the brainclf repository (the course's own notebooks are also a download on each "
+        "page). Its `README.md`, at the top of the checkout, is the reference the pages cite as \"README\": set-up, "
+        "commands, the real data, the measured figures. `make demo` and `make lab` make the virtual environment "
+        "(`.venv`) on first use.",
         "- `make demo` runs every notebook in order, headless (papermill), on the synthetic cohort, with no GPU or "
         "internet (the README gives its time on a 2-core CPU). `make solutions` then runs the worked answers, and `make book` "
         "builds this site from the executed copies.",

@@ -184,23 +184,27 @@ _PAGE_FACTS = """() => {
   const column = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
   const box = column.getBoundingClientRect();
   const found = {"table too wide": [], "table scrolls": [], "figure too wide": []};
-  const scroller = (el) => {
+  // the nearest box between an element and the column that scrolls or clips what overflows it (a cell's output area)
+  const clipper = (el) => {
     for (let up = el.parentElement; up && up !== column; up = up.parentElement) {
-      const r = up.getBoundingClientRect();
-      if (/auto|scroll/.test(getComputedStyle(up).overflowX) && r.right <= box.right + 2 && r.width <= box.width + 2) return true;
+      if (/auto|scroll|hidden|clip/.test(getComputedStyle(up).overflowX)) return up;
     }
-    return false;
+    return null;
   };
   for (const el of column.querySelectorAll("table, img, iframe, .js-plotly-plot")) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || el.closest("details:not([open])")) continue;
     const width = Math.max(r.width, el.scrollWidth);
+    const table = el.tagName === "TABLE";
+    const clip = table ? clipper(el) : null;
+    const held = clip ? clip.getBoundingClientRect() : null;
+    const what = () => (table ? [...el.querySelectorAll("th")].slice(0, 4).map((th) => th.textContent.trim()).join(" | ")
+                        : (el.closest(".cell_output, section") || el).id || el.getAttribute("src") || "").slice(0, 60);
     if (width > box.width + 2 || r.right > box.right + 2) {
-      const table = el.tagName === "TABLE";
-      const what = (table ? [...el.querySelectorAll("th")].slice(0, 4).map((th) => th.textContent.trim()).join(" | ")
-                    : (el.closest(".cell_output, section") || el).id || el.getAttribute("src") || "").slice(0, 60);
-      const kind = !table ? "figure too wide" : scroller(el) ? "table scrolls" : "table too wide";
-      found[kind].push(`${el.tagName.toLowerCase()} ${Math.round(width)} px in a ${Math.round(box.width)} px column: ${what}`);
+      const kind = !table ? "figure too wide" : clip ? "table scrolls" : "table too wide";
+      found[kind].push(`${el.tagName.toLowerCase()} ${Math.round(width)} px in a ${Math.round(box.width)} px column: ${what()}`);
+    } else if (held && (width > held.width + 2 || r.right > held.right + 2)) {  // fits the column, not its output area
+      found["table scrolls"].push(`table ${Math.round(width)} px in a ${Math.round(held.width)} px output: ${what()}`);
     }
   }
   const skip = "pre, code, script, style, .highlight, .math, mjx-container, svg, textarea, .plotly, .js-plotly-plot";

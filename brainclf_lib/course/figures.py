@@ -200,7 +200,8 @@ def histograms(values: dict[str, np.ndarray], title: str = "", bins: int = 60, f
 
 @returns_course_figure
 def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
-    """Training and validation loss, and validation macro F1, per epoch, for one or several runs.
+    """Training and validation loss, and validation macro F1, per epoch, for one or several runs: a solid line is
+    training, a dotted one validation, in both panels, each in the legend.
 
     Taught in ``04_train``.
 
@@ -211,7 +212,8 @@ def learning_curves(logs: dict[str, pd.DataFrame]) -> go.Figure:
     for (name, log), colour in zip(logs.items(), px.colors.qualitative.Plotly, strict=False):
         figure.add_scatter(x=log["epoch"], y=log["train_loss"], name=f"{name} train", line=dict(color=colour), row=1, col=1)
         figure.add_scatter(x=log["epoch"], y=log["val_loss"], name=f"{name} val", line=dict(color=colour, dash="dot"), row=1, col=1)
-        figure.add_scatter(x=log["epoch"], y=log["val_macro_f1"], name=f"{name} F1", line=dict(color=colour), row=1, col=2, showlegend=False)
+        figure.add_scatter(x=log["epoch"], y=log["val_macro_f1"], name=f"{name} val F1", mode="lines+markers",
+                           line=dict(color=colour, dash="dot"), row=1, col=2)  # validation, drawn as validation is
     return figure.update_layout(height=380, xaxis_title="epoch", xaxis2_title="epoch")
 
 
@@ -271,7 +273,7 @@ def metric_heatmap(table: pd.DataFrame, metric: str) -> go.Figure:
     rows = table.assign(model_init=table["model"] + " · " + table["init"])
     pivot = rows.pivot_table(index="model_init", columns="class", values=metric, aggfunc="mean", dropna=False).reindex(columns=list(CLASSES))
     figure = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns), y=list(pivot.index), colorscale="Viridis",
-                                  zmin=0, zmax=1, text=np.round(pivot.to_numpy(), 2), texttemplate="%{text}"))
+                                  zmin=0, zmax=1, texttemplate="%{z:.2f}"))  # every cell two decimals: 1.00, not 1
     return figure.update_layout(title=metric, height=120 + 40 * len(pivot), width=520)
 
 

@@ -24,7 +24,10 @@ PAGES = {
     "table too wide": "<table><tr>" + "<th style='white-space:nowrap'>macro F1 0.912 ± 0.030</th>" * 12
                       + "</tr></table>",
     "table scrolls": "<div style='overflow-x:auto'><table><tr>" + "<td style='white-space:nowrap'>0.912 ± 0.030</td>"
-                     * 12 + "</tr></table></div>",
+                     * 12 + "</tr></table></div>"
+                     # narrower than the page, wider than the output area that holds it (08's table, cut at HGG F1)
+                     "<div style='overflow-x:auto;width:300px'><table><tr>" + "<td style='white-space:nowrap'>LGG F1</td>"
+                     * 6 + "</tr></table></div>",
     "figure too wide": "<div><img src='data:image/svg+xml;utf8,<svg xmlns=%22http://www.w3.org/2000/svg%22 "
                        "width=%22900%22 height=%2210%22/>' style='width:900px'></div>",
     "raw markdown": "<table><tr><td>that argument is the *output range*, so</td></tr></table>"
@@ -68,6 +71,8 @@ def test_each_check_catches_its_fault_and_only_its_own(checked, check):
 def test_each_check_names_what_it_found(checked):
     assert len(checked.loc["table_too_wide.html", "table too wide"]) == 1
     assert "macro F1 0.912 ± 0.030" in checked.loc["table_too_wide.html", "table too wide"][0]
+    scrolls = checked.loc["table_scrolls.html", "table scrolls"]
+    assert len(scrolls) == 2 and "px in a 300 px output" in scrolls[1]
     markdown = " ".join(checked.loc["raw_markdown.html", "raw markdown"])
     assert all(raw in markdown for raw in ("*output range*", "**", "`name`", "[link](page.md)", "<!--"))
     assert len(checked.loc["machine_path.html", "machine path"]) == 3

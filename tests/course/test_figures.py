@@ -168,3 +168,18 @@ def test_the_grad_cam_overlay_draws_the_slice_where_the_map_is_largest_and_names
     assert "slice 1 (the tumour's largest)" in empty.layout.title.text  # no map: where the tumour is
     assert [trace.type for trace in empty.data] == ["heatmap", "contour"]  # no blank overlay...
     assert "zero everywhere" in empty.layout.annotations[0].text  # ...but words
+
+
+def test_the_learning_curves_draw_validation_dotted_in_both_panels_and_name_it():
+    log = pd.DataFrame({"epoch": [0, 1], "train_loss": [1.0, 0.8], "val_loss": [0.9, 0.85], "val_macro_f1": [0.4, 0.5]})
+    traces = {trace.name: trace for trace in viz.learning_curves({"r3d": log}).data}
+    assert set(traces) == {"r3d train", "r3d val", "r3d val F1"}
+    assert traces["r3d val F1"].line.dash == "dot" and traces["r3d val F1"].showlegend is not False
+    assert traces["r3d train"].line.dash is None
+
+
+def test_a_metric_heatmap_writes_every_cell_to_two_decimals():
+    rows = [{"model": "ResNet3D", "init": "scratch", "class": name, "f1": value}
+            for name, value in zip(["Healthy", "LGG", "HGG"], [1.0, 0.7, 0.587], strict=True)]
+    heatmap = viz.metric_heatmap(pd.DataFrame(rows), "f1").data[0]
+    assert heatmap.texttemplate == "%{z:.2f}" and heatmap.text is None  # "1.00", "0.70", not "1", "0.7"
