@@ -23,6 +23,13 @@ def mean_sd(table: pd.DataFrame, suffix: str = " std", digits: int = 3) -> pd.Da
     """Each column ``name`` that has a column ``name + suffix`` beside it becomes one column reading ``mean ± sd``:
     half the columns, so that the table fits a page, and each spread next to the figure it belongs to.
 
+    Taught in ``06_results`` (the calibration table).
+
+    Args:
+        table: a table with ``name`` and ``name + suffix`` columns (other columns are kept as they are).
+        suffix: what names a spread's column after its figure's.
+        digits: the decimals of both numbers.
+
     >>> mean_sd(pd.DataFrame({"arch": ["r3d_18"], "LGG F1": [0.8412], "LGG F1 std": [0.045]}))["LGG F1"].tolist()
     ['0.841 ± 0.045']
     """
@@ -38,6 +45,16 @@ def intervals(table: pd.DataFrame, low: str = " low", high: str = " high", digit
     """Each pair of columns ``name + low`` and ``name + high`` becomes one column ``name + label`` reading "a to b"
     (``expectations.span``: never "x to x"; ``alike`` follows a one-value interval), in the place of the pair: a table
     of intervals a page can hold.
+
+    Taught in ``08_protocols`` (the protocols' report).
+
+    Args:
+        table: a table with ``name + low`` and ``name + high`` columns (other columns, and its index, are kept).
+        low: what names an interval's lower end after its figure's.
+        high: what names its upper end.
+        digits: the decimals shown.
+        label: what names the merged column after its figure's.
+        alike: what follows an interval whose two ends read the same (``span``'s ``alike``).
 
     >>> intervals(pd.DataFrame({"macro F1": [0.6], "macro F1 low": [0.43], "macro F1 high": [0.78]})).columns.tolist()
     ['macro F1', 'macro F1 95 % CI']
