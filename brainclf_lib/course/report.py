@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from ..files import atomic_write
 from ..paths import PathLike
+from .tables import table_number
 
 
 def write_report(path: PathLike, title: str, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure],
@@ -87,7 +88,7 @@ def _table_html(table: pd.DataFrame, best: Sequence[str]) -> str:
     if table.index.names != [None] or not isinstance(table.index, pd.RangeIndex):
         table = table.reset_index()  # an index that names the rows (a variant, a deviation) is a column to show
     numbers = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
-    styled = table.style.hide(axis="index").format("{:.3f}", subset=numbers, na_rep="n/a")
+    styled = table.style.hide(axis="index").format(table_number, subset=numbers, na_rep="n/a")  # as the notebooks show them
     styled = styled.set_td_classes(pd.DataFrame({c: mark(table[c]) for c in table.columns}, index=table.index))
     return styled.to_html()
 
