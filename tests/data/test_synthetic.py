@@ -152,17 +152,22 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def test_every_t1ce_holds_normal_enhancement_above_white_matter():
+def test_every_t1ce_holds_normal_enhancement_from_faint_to_strong():
     """Issue #38: a real T1ce's brightest voxels are vessels, sinuses, dura and choroid plexus in every subject, so
-    the upper percentile of the intensity window is set by them, not by white matter or a tumour's rim. Version 4
-    had none: a tumour-free T1ce's 99.5th percentile was white matter's own level."""
-    for seed in range(2):
+    the upper percentile of the intensity window is set by them, not by white matter or a tumour's rim (version 4
+    had none). How bright they are differs between real scans (data/real: the 99.5th brain percentile is 1.27 times
+    the 90th in the low-grade glioma, 1.93 in the glioblastoma); in version 5 it was strong in every subject (1.3 or
+    more), so the window darkened every synthetic brain, and the real low-grade glioma came out brighter than any."""
+    ratios = []
+    for seed in range(6):
         arrays = synthesise_tumour_subject("Healthy", np.random.default_rng(seed), 0.0)
         t1ce, t1 = arrays["t1ce"].astype(float), arrays["t1"].astype(float)
         brain = t1ce > 0
+        ratios.append(np.percentile(t1ce[brain], 99.5) / np.percentile(t1ce[brain], 90))
         white = np.percentile(t1[brain], 90)  # white matter is the brightest tissue on T1
-        assert np.percentile(t1ce[brain], 99.5) > 1.3 * np.percentile(t1ce[brain], 90)  # v4: 1.12 and 1.14; data/real: 1.27 (LGG), 1.93 (GBM)
-        assert np.percentile(t1[brain], 99.5) < 1.3 * white  # and the plain T1 has no enhancement
+        assert np.percentile(t1[brain], 99.5) < 1.3 * white  # the plain T1 has no enhancement
+    assert min(ratios) > 1.1, ratios  # always some: a plain T1's is lower
+    assert min(ratios) < 1.27 < 1.3 < max(ratios), ratios  # from fainter than the real LGG's to version 5's
 
 
 def test_healthy_and_tumour_brains_have_one_size():
