@@ -2,7 +2,7 @@
 training trajectories, and a figure outside it is shown, never raised.
 
 Taught in ``01_data_exploration``. The same seed on another CPU, thread count or kernel path trains another model,
-and on 16 test subjects a fold's F1 moves by 0.1 to 0.3 between such trajectories. So no range is typed in:
+and on 24 test subjects a fold's F1 moves by 0.1 to 0.3 between such trajectories. So no range is typed in:
 ``brainclf expectations`` executes the notebooks under several seeds and float paths and writes
 :data:`MEASURED_TABLE`, one row per promised figure (its minimum, median and maximum, and the trajectories it
 covered) or per *tendency* (a claim such as "pre-training helps", with how often it held). :func:`expect` and
@@ -28,11 +28,11 @@ MEASURED_TABLE = REPO_ROOT / "benchmarks" / "results" / "expectations_fast.csv"
 #: The mimetype of the machine-readable record each call leaves in a notebook's output, which the measurement reads.
 RECORD_MIME = "application/vnd.brainclf.expectation+json"
 #: How far past the measured extremes a figure still counts as expected: a quarter of the measured spread, and at
-#: least 0.05 (about one test subject's worth of macro F1 on a fold of 16).
+#: least 0.05 (a little over one test subject's worth of macro F1 on a fold of 24).
 MARGIN_SHARE, MARGIN_FLOOR = 0.25, 0.05
 
 _OUTSIDE = ("This run followed a trajectory the measurement did not cover: another CPU, thread count or seed "
-            "trains another model, and one test subject more or less right moves a fold's figure by about 0.06. "
+            "trains another model, and one test subject more or less right moves a fold's figure by about 0.04. "
             "Read it against the spread (notebook 06) before reading anything into it.")
 
 
@@ -181,7 +181,7 @@ def tendency(key: str, holds: bool, applies: bool = True) -> None:
     """Show whether a claim about results held in this run, beside how often it held over the measured trajectories.
 
     Taught in ``06_results``. "Pre-training helps" or "the accumulated matrix cannot beat the chosen epoch" are
-    tendencies, not laws: on a fold of 16 subjects they can fail on any one trajectory, and the count says how
+    tendencies, not laws: on a fold of 24 subjects they can fail on any one trajectory, and the count says how
     much weight they bear.
 
     Args:

@@ -156,7 +156,7 @@ def recompute_bn_statistics(model: nn.Module, dataset: VolumeDataset, batch_size
     """Replace BatchNorm's running statistics by their average over one pass of ``dataset`` with the current weights.
 
     Taught in ``04_train``. Evaluation normalises with running averages that trail the weights by about
-    ``1 / momentum`` = 10 steps; a ``fast`` epoch is 6 steps, so without this the first 6 or 7 epochs were evaluated
+    ``1 / momentum`` = 10 steps; a ``fast`` epoch was 6 steps (9 now), so without this the first 6 or 7 epochs were evaluated
     with statistics of weights long gone, and every validation subject got the same class (measured: validation
     macro F1 0.13 to 0.18 until epoch 7, against 0.84 from epoch 0 with it).
 

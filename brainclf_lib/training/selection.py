@@ -11,7 +11,7 @@ def selection_scores(log: pd.DataFrame, window: int) -> pd.Series:
     averaged over it and the ``window - 1`` epochs before it, negated so that higher is better; without a
     validation subset, the epoch number (the last wins).
 
-    Taught in ``04_train``. Not macro F1: on the fast preset's 8 validation subjects macro F1 takes a handful of
+    Taught in ``04_train``. Not macro F1: on 8 validation subjects (the fast preset's, then) macro F1 takes a handful of
     values and often stays the same for a whole run (issue #34: 0.841 at all 7 epochs), so the choice fell to a
     tie-break. The loss moves with every subject's probabilities, so it ranks epochs that call the same subjects
     right, and the average keeps a single lucky epoch from being chosen. Only complete windows are scored: the
