@@ -28,7 +28,7 @@ solutions: $(VENV)/.installed  ## the exercises' worked answers, executed (after
 book: $(VENV)/.installed  ## the course site from make demo's executed notebooks: runs/book/html/index.html
 	$(BIN)/brainclf book --executed $(OUT) --out runs/book
 
-expectations: $(VENV)/.installed  ## re-measure the expected figures over 11 trajectories (about three hours), rewrite the quoted ranges
+expectations: $(VENV)/.installed  ## re-measure the expected figures over 11 trajectories (about four hours), rewrite the quoted ranges
 	$(BIN)/brainclf expectations --write-prose
 
 nbgrader: $(VENV)/.installed  ## the course for a lecturer: an nbgrader course in runs/nbgrader (README, "For lecturers")

@@ -2,7 +2,7 @@
 training trajectories, and a figure outside it is shown, never raised.
 
 Taught in ``01_data_exploration``. The same seed on another CPU, thread count or kernel path trains another model,
-and on 24 test subjects a fold's F1 moves by 0.1 to 0.3 between such trajectories. So no range is typed in:
+and on 24 test subjects a fold's F1 moves by 0.1 to 0.2 between such trajectories, more for a single class. So no range is typed in:
 ``brainclf expectations`` executes the notebooks under several seeds and float paths and writes
 :data:`MEASURED_TABLE`, one row per promised figure (its minimum, median and maximum, and the trajectories it
 covered) or per *tendency* (a claim such as "pre-training helps", with how often it held). :func:`expect` and

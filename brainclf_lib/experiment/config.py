@@ -144,7 +144,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # in evaluation, and on a small cohort the models then never separated LGG from HGG (measured, README). Nine
     # steps an epoch are too few for the running averages, so they are recomputed before each validation. 24 a
     # class for 5 epochs, not 16 for 7 (issue #34): a fold's 24 training subjects were overfitted by epoch 5 to 10
-    # and the grades scored below the paper's band; 36 train in about the same time.
+    # and the grades scored below the paper's band; 36 train in 1.0 to 1.4 times the time (README).
     "fast": dict(
         spacing=8.0, input_shape=(18, 24, 21), n_per_class=24, epochs=5, lr=3e-4, batch_size=4, val_fraction=0.25,
         recompute_bn=True,
