@@ -91,7 +91,8 @@ def test_no_notebook_assigns_to_a_parameter_after_its_parameters_cell(solutions)
 def test_the_smoke_preset_shrinks_epochs_data_and_shape_in_every_notebook():
     paper, fast, smoke = (make_config(p) for p in ("paper", "fast", "smoke"))
     assert smoke.epochs < fast.epochs < paper.epochs
-    assert smoke.n_per_class < fast.n_per_class < paper.n_per_class
+    # the fast preset's synthetic cohort is as large as the paper preset's (24 a class, issue #34: folds of 24)
+    assert smoke.n_per_class < fast.n_per_class <= paper.n_per_class
     assert math.prod(smoke.input_shape) < math.prod(fast.input_shape) < math.prod(paper.input_shape)
     assert smoke.spacing >= fast.spacing > paper.spacing
     assert smoke.max_steps_per_epoch is not None and fast.max_steps_per_epoch is None
