@@ -55,6 +55,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
                                "run_metrics"),
     ".replication.reported": ("REPORTED", "preset_vs_paper", "side_by_side"),
     ".training.loop": ("fit",),
+    ".training.parallel": ("fit_many",),
     ".training.losses": ("class_balance", "class_weights", "published_class_weights"),
     ".training.profiling": ("benchmark_steps", "conv_kernels", "matmul_peaks", "parse_setting", "reference_results"),
     ".training.selection": ("selection_scores",),

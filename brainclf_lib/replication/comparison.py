@@ -18,7 +18,7 @@ from ..evaluation.metrics import bootstrap_ci
 from ..experiment.config import ExperimentConfig
 from ..experiment.protocols import ONE_AT_A_TIME, protocol_plan
 from ..experiment.run_folder import Run
-from ..training.loop import fit
+from ..training.parallel import fit_many
 
 
 def protocol_variants(config: ExperimentConfig, deviations: Sequence[str] | None = None) -> dict[str, ExperimentConfig]:
@@ -50,12 +50,11 @@ def compare_protocols(config: ExperimentConfig, deviations: Sequence[str] | None
         deviations: the deviations added to the corrected protocol one at a time (``None``: :data:`ONE_AT_A_TIME`).
         progress: show progress bars.
     """
-    runs = {}
-    for label, variant in protocol_variants(config, deviations).items():
-        if progress:
+    variants = protocol_variants(config, deviations)
+    if progress:
+        for label, variant in variants.items():
             print(f"[protocols] {label}: {', '.join(sorted(protocol_plan(variant).deviations)) or 'no deviation'}", flush=True)
-        runs[label] = fit(variant, resume=True, progress=progress)
-    return runs
+    return dict(zip(variants, fit_many(variants.values(), progress=progress), strict=True))
 
 
 def protocol_table(runs: dict[str, Run], n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 and cross-validation, its one-architecture slice. Both sit above the training loop and call :func:`fit`.
 
 Taught in ``06_results``. Finished runs are skipped, so a grid killed half-way picks up where it stopped; with
-several devices, runs go in parallel, one per device. Runs are found by their stored config, not their folder name.
+several devices, runs go in parallel, one per device, and on a CPU two at a time (:func:`~brainclf_lib.training.parallel.fit_many`). Runs are found by their stored config, not their folder name.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..models.architectures import ARCHS, PAPER_NAMES
 from ..models.pretrained import PretrainedWeightsUnavailable, load_source_state
 from ..paths import PathLike, resolve
 from ..training.loop import fit
+from ..training.parallel import fit_many
 from ..training.source_task import source_weights_file
 from . import cluster
 from .cluster import SlurmSettings
@@ -77,9 +78,8 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
                          "'slurm' (a dry run is SLURM's)")
     todo = [run for run in runs if not Run.of(run).is_complete]
     devices = devices or [config.device]
-    if len(devices) == 1:
-        for run in todo:
-            fit(run.replace(device=devices[0]), resume=True, progress=progress)
+    if len(devices) == 1:  # on a CPU, side by side where that trains more runs a minute (training.parallel)
+        fit_many([run.replace(device=devices[0]) for run in todo], progress=progress)
     else:
         context = multiprocessing.get_context("spawn")
         with context.Manager() as manager:
@@ -112,7 +112,7 @@ def cross_validate(config: ExperimentConfig, progress: bool = True) -> dict[str,
 
     Taught in ``04_train``. The summary lands beside the runs, named by the experiment's digest.
     """
-    folds = [fit(config.replace(fold=fold), resume=True, progress=progress).metrics for fold in protocol_plan(config).folds]
+    folds = [run.metrics for run in fit_many([config.replace(fold=fold) for fold in protocol_plan(config).folds], progress=progress)]
     summary = {"folds": folds, **aggregate_folds(folds)}
     write_json(cv_summary_path(config), summary)
     return summary

@@ -6,6 +6,7 @@ which. Its weights then play the part of Kinetics-400's: every layer but the ste
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from ..files import save_torch
 from ..models.architectures import ARCHS, build_model, canonical_arch
 from ..paths import PathLike, resolve
 from .loop import train_epoch
+from .parallel import map_in_processes, side_by_side
 
 
 def rotate_quarters(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,6 +57,22 @@ def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epoc
     return save_torch(out, {"model": state, "source": record or {}})
 
 
+@dataclass(frozen=True)
+class _SourceJob:
+    arch: str
+    config: ExperimentConfig  # the fold's config, whose source cohort the model learns from
+    target: Path
+    epochs: int
+    record: dict
+
+
+def _train_source_job(job: _SourceJob, progress: bool = False) -> Path:
+    dataset, _ = source_dataset(job.config)
+    return train_rotation_source(job.arch, dataset, job.target, epochs=job.epochs, seed=job.config.seed + SOURCE_SEED_OFFSET,
+                                 record=job.record, max_steps=job.config.max_steps_per_epoch, device=job.config.device,
+                                 progress=progress)
+
+
 #: Added to a run's seed for its source task: the source model starts from its own weights, never from the ones
 #: the scratch run of the same seed starts from (issue #34: with the target's seed, pre-trained and scratch runs
 #: made the same calls).
@@ -87,21 +105,25 @@ def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tupl
         ``{arch: path}``: the file that each architecture's run of ``config``'s fold loads.
     """
     folds = [None] if config.data_root == "synthetic" else list(protocol_plan(config).folds)
+    jobs = []
     for fold in folds:
         fold_config = config if fold is None else config.replace(fold=fold)
-        dataset = None
-        for arch in map(canonical_arch, archs):
-            target = resolve(out_dir) / f"{arch}{'' if fold is None else f'_fold{fold}'}.pt"
-            if target.exists():
-                continue
-            if dataset is None:
-                dataset, cohort = source_dataset(fold_config)
-                record = {"task": "rotation", "data": cohort, "fold": fold, "epochs": epochs,
-                          "seed": config.seed + SOURCE_SEED_OFFSET,
-                          "subjects": [subject["subject_id"] for subject in dataset.subjects]}
-            train_rotation_source(arch, dataset, target, epochs=epochs, seed=config.seed + SOURCE_SEED_OFFSET,
-                                  record=record,
-                                  max_steps=config.max_steps_per_epoch, device=config.device, progress=progress)
+        targets = {arch: resolve(out_dir) / f"{arch}{'' if fold is None else f'_fold{fold}'}.pt" for arch in map(canonical_arch, archs)}
+        missing = {arch: target for arch, target in targets.items() if not target.exists()}
+        if not missing:
+            continue
+        dataset, cohort = source_dataset(fold_config)  # here, once: generates the source cohort on first use
+        record = {"task": "rotation", "data": cohort, "fold": fold, "epochs": epochs, "seed": config.seed + SOURCE_SEED_OFFSET,
+                  "subjects": [subject["subject_id"] for subject in dataset.subjects]}
+        jobs += [_SourceJob(arch, fold_config, target, epochs, record) for arch, target in missing.items()]
+    steps = None if config.max_steps_per_epoch is None else epochs * config.max_steps_per_epoch
+    at_once = side_by_side(len(jobs), config.device, steps)
+    if at_once > 1:  # side by side on a CPU, as the grid's runs go (training.parallel)
+        map_in_processes(_train_source_job, jobs, at_once, name=lambda job: str(job.target), progress=progress,
+                         description="source models")
+    else:
+        for job in jobs:
+            _train_source_job(job, progress)
     return {arch: source_weights_file(out_dir, config.replace(arch=arch)) for arch in map(canonical_arch, archs)}
 
 
