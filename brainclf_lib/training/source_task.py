@@ -57,22 +57,6 @@ def train_rotation_source(arch: str, dataset: VolumeDataset, out: PathLike, epoc
     return save_torch(out, {"model": state, "source": record or {}})
 
 
-@dataclass(frozen=True)
-class _SourceJob:
-    arch: str
-    config: ExperimentConfig  # the fold's config, whose source cohort the model learns from
-    target: Path
-    epochs: int
-    record: dict
-
-
-def _train_source_job(job: _SourceJob, progress: bool = False) -> Path:
-    dataset, _ = source_dataset(job.config)
-    return train_rotation_source(job.arch, dataset, job.target, epochs=job.epochs, seed=job.config.seed + SOURCE_SEED_OFFSET,
-                                 record=job.record, max_steps=job.config.max_steps_per_epoch, device=job.config.device,
-                                 progress=progress)
-
-
 #: Added to a run's seed for its source task: the source model starts from its own weights, never from the ones
 #: the scratch run of the same seed starts from (issue #34: with the target's seed, pre-trained and scratch runs
 #: made the same calls).
@@ -133,3 +117,19 @@ def source_weights_file(folder: PathLike, config: ExperimentConfig) -> Path:
     folder = resolve(folder)
     per_fold = folder / f"{config.arch}_fold{config.fold}.pt"
     return per_fold if per_fold.exists() else folder / f"{config.arch}.pt"
+
+
+@dataclass(frozen=True)
+class _SourceJob:
+    arch: str
+    config: ExperimentConfig  # the fold's config, whose source cohort the model learns from
+    target: Path
+    epochs: int
+    record: dict
+
+
+def _train_source_job(job: _SourceJob, progress: bool = False) -> Path:
+    dataset, _ = source_dataset(job.config)
+    return train_rotation_source(job.arch, dataset, job.target, epochs=job.epochs, seed=job.config.seed + SOURCE_SEED_OFFSET,
+                                 record=job.record, max_steps=job.config.max_steps_per_epoch, device=job.config.device,
+                                 progress=progress)
