@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,18 @@ def test_defaults_are_the_measured_fastest_per_device():
     assert use_channels_last(None, CUDA, torch.float16) and not use_channels_last(None, CPU, None)
     assert use_channels_last(None, CPU, torch.bfloat16) and not use_channels_last(False, CUDA, torch.float16)
     assert default_workers(CPU) == 0 and 1 <= default_workers(CUDA) <= 8
+
+
+def test_the_parallel_runs_benchmark_times_each_setting_on_the_same_runs(smoke_data):
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "parallel_runs.py"), "--preset", "smoke", "--archs", "mc3",
+         "--folds", "0", "1", "--at-once", "1", "2"],
+        env={**os.environ, "BRAINCLF_DATA": str(smoke_data), "OMP_NUM_THREADS": "2"}, capture_output=True, text=True,
+        timeout=600, check=True,
+    )
+    lines = run.stdout.splitlines()
+    header = lines.index(next(line for line in lines if line.split()[:2] == ["at", "once"]))
+    rows = [line.split() for line in lines[header + 1:header + 3]]
+    assert [row[:3] for row in rows] == [["1", "2", "2"], ["2", "1", "2"]]  # at once, threads each, runs
+    assert all(float(row[3]) > 0 for row in rows)
+    assert "test calls equal to the first setting's (another float path):" in run.stdout

@@ -34,9 +34,11 @@ from .notebooks import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 #: The shipped table's trajectories. Four seeds on one thread each (two run at once on two cores), each on the
 #: default float path and on another: oneDNN's AVX-only kernels (seeds 0 and 3) or ATen's generic ones (1 and 2).
-#: Then the path ``make demo`` takes on two cores, two threads (04's runs on both, the grid's two at a time on one
-#: each, :mod:`brainclf_lib.training.parallel`): seed 0 (the default) and seed 5, that seed also with oneDNN held to
-#: SSE4.1 (its slowest trajectory: 06 alone takes about 18 minutes).
+#: Then the path ``make demo`` takes on two cores, two threads: seed 0 (the default) and seed 5, that seed also with
+#: oneDNN held to SSE4.1 (its slowest trajectory: 06 alone takes about 18 minutes). Since runs train side by side
+#: (:mod:`brainclf_lib.training.parallel`) that path mixes both thread counts: 04's runs and 05's first pre-trained
+#: one train in the notebook on two threads, the others two at a time on one each; a run trained first on one path
+#: is reused by the other notebooks. Not yet measured on version 6.
 TRAJECTORIES: tuple[str, ...] = (
     *(f"seed={seed},threads=1{other}" for seed, other in
       ((0, ""), (0, ",isa=AVX"), (1, ""), (1, ",aten=default"), (2, ""), (2, ",aten=default"), (3, ""), (3, ",isa=AVX"))),

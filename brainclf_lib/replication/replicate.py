@@ -1,8 +1,9 @@
 """``brainclf replicate``: the paper's grid, 3 architectures x {scratch, pre-trained} x 3 folds, in one table;
-and cross-validation, its one-architecture slice. Both sit above the training loop and call :func:`fit`.
+and cross-validation, its one-architecture slice. Both sit above the training loop and train through
+:func:`~brainclf_lib.training.parallel.fit_many`.
 
-Taught in ``06_results``. Finished runs are skipped, so a grid killed half-way picks up where it stopped; with
-several devices, runs go in parallel, one per device, and on a CPU two at a time (:func:`~brainclf_lib.training.parallel.fit_many`). Runs are found by their stored config, not their folder name.
+Taught in ``06_results``. Finished runs are skipped, so a grid killed half-way picks up where it stopped. With
+several devices runs go in parallel, one per device; on a CPU two at a time, each on half its threads. Runs are found by their stored config, not their folder name.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def replicate(config: ExperimentConfig, archs: tuple[str, ...] = ARCHS, pretrain
         pretrained: ``kinetics400``, or a folder holding ``<arch>.pt`` source weights for each architecture
             (or ``<arch>_fold<k>.pt`` for each fold, as ``brainclf source`` makes them on real data);
             ``None`` trains the scratch arm only.
-        devices: one run at a time per device (e.g. ``["cuda:0", "cuda:1"]``); default: the config's device.
+        devices: one run at a time per device (e.g. ``["cuda:0", "cuda:1"]``); default: the config's device (on a
+            CPU, two runs at a time: :func:`~brainclf_lib.training.parallel.runs_at_once`).
         progress: show progress bars.
         launcher: ``local`` (this machine) or ``slurm`` (one job array, one run per task, through submitit).
         slurm: each SLURM task's resources (default :class:`SlurmSettings`).

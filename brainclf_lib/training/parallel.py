@@ -12,8 +12,10 @@ trajectories. On CUDA, runs go one at a time per device (``replicate(devices=...
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 import torch
@@ -36,13 +38,14 @@ Job = TypeVar("Job")
 
 def runs_at_once(device: str = "auto", limit: int = MAX_AT_ONCE) -> int:
     """How many runs to train side by side: on a CPU one per thread this process may use (``OMP_NUM_THREADS``,
-    ``torch.set_num_threads``), at most ``limit``; on a GPU one."""
-    if pick_device(device).type != "cpu":
+    ``torch.set_num_threads``), at most ``limit``; on a GPU, or in a torchrun process, one. Measured on 2 cores
+    only: on a larger CPU the runs split its threads between them, two at a time, on a float path of their own."""
+    if pick_device(device).type != "cpu" or int(os.environ.get("WORLD_SIZE", 1)) > 1:
         return 1
     return max(1, min(limit, torch.get_num_threads()))
 
 
-def side_by_side(n_jobs: int, device: str = "auto", steps: int | None = None) -> int:
+def jobs_at_once(n_jobs: int, device: str = "auto", steps: int | None = None) -> int:
     """How many of ``n_jobs`` jobs of ``steps`` optimiser steps each (``None``: a whole epoch or more) to run at
     once: :func:`runs_at_once`, at most ``n_jobs``, and 1 for jobs too short to repay a process."""
     if steps is not None and steps < MIN_STEPS_SIDE_BY_SIDE:
@@ -52,63 +55,89 @@ def side_by_side(n_jobs: int, device: str = "auto", steps: int | None = None) ->
 
 def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_once: int, name: Callable[[Job], str] = str,
                      progress: bool = True, description: str = "runs") -> list[Any]:
-    """``[function(job) for job in jobs]``, ``at_once`` jobs at a time in processes of their own, each on an equal
-    share of this process's threads. Every job runs even when another fails; the failures are raised together at
-    the end, each named by ``name(job)``, so nothing another job finished is lost.
+    """``[function(job) for job in jobs]``, at most ``at_once`` at a time in processes of their own, each on an equal
+    share of this process's threads, in order.
 
-    ``function`` must be importable (a module's function, not a notebook's): the processes are spawned.
+    As one process would: the first failure starts no further job, the ones already running finish (what they wrote
+    is kept), and the failure is raised as it was, with a note naming its job (several: an ``ExceptionGroup``). An
+    interrupt (Ctrl-C, a notebook's stop button) ends the processes at once; a run they were training resumes from
+    its last checkpoint. ``function`` must be importable (a module's, not a notebook's): the processes are spawned,
+    and a script that calls this at its top level needs ``if __name__ == "__main__":``.
     """
     threads = max(1, torch.get_num_threads() // at_once)
-    context = multiprocessing.get_context("spawn")
+    waiting = list(enumerate(jobs))[::-1]  # popped from the end: in order
+    running: dict[Future, int] = {}
     results: dict[int, Any] = {}
-    failures: list[str] = []
+    failures: list[BaseException] = []
     bar = tqdm(total=len(jobs), desc=f"{description} ({at_once} at a time, {threads} thread{'s' * (threads > 1)} each)",
-               unit="run", disable=not progress)
-    with ProcessPoolExecutor(at_once, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        pending: dict[Future, int] = {pool.submit(function, job): i for i, job in enumerate(jobs)}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+               unit="job", disable=not progress)
+    pool = ProcessPoolExecutor(at_once, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=torch.set_num_threads, initargs=(threads,))
+    try:
+        while waiting or running:
+            while waiting and len(running) < at_once and not failures:
+                index, job = waiting.pop()
+                running[pool.submit(function, job)] = index
+            if not running:
+                break
+            bar.set_postfix_str(", ".join(name(jobs[index]) for index in running.values()))
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                index = pending.pop(future)
+                index = running.pop(future)
                 try:
                     results[index] = future.result()
-                except Exception as error:  # noqa: BLE001 - every failure is reported below, with its job's name
-                    failures.append(f"{name(jobs[index])}: {type(error).__name__}: {error}")
+                except BrokenProcessPool as error:
+                    error.add_note(f"{name(jobs[index])}: its process ended abruptly (killed, or out of memory?)")
+                    failures.append(error)
+                except Exception as error:  # noqa: BLE001 - raised below as it was, named
+                    error.add_note(f"in {name(jobs[index])}")
+                    failures.append(error)
                 bar.update()
-    bar.close()
+    except BaseException:  # an interrupt: end the processes now, not after every job
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        bar.close()
+    pool.shutdown()
     if failures:
-        raise RuntimeError(f"{len(failures)} of {len(jobs)} {description} failed (the others finished and are kept):\n"
-                           + "\n".join(failures))
-    return [results[i] for i in range(len(jobs))]
+        if waiting:
+            failures[0].add_note(f"not started: {', '.join(name(job) for _, job in reversed(waiting))}")
+        if len(failures) == 1:
+            raise failures[0]
+        raise ExceptionGroup(f"{len(failures)} of {len(jobs)} {description} failed", failures)
+    return [results[index] for index in range(len(jobs))]
 
 
 def fit_many(configs: Iterable[ExperimentConfig], at_once: int | None = None, progress: bool = True) -> list[Run]:
-    """Train every run of ``configs`` that has not finished (as ``fit(config, resume=True)`` would) and return each
-    config's :class:`~brainclf_lib.experiment.run_folder.Run`, in order.
+    """``[fit(config, resume=True) for config in configs]``, with runs side by side on a CPU: train every run that
+    has not finished and return each config's :class:`~brainclf_lib.experiment.run_folder.Run`, in order.
 
-    Taught in ``05_transfer_learning``, beside ``fit``; ``replicate`` and ``compare_protocols`` train through it.
+    Taught in ``05_transfer_learning``, beside ``fit``; ``replicate``, ``cross_validate`` and ``compare_protocols``
+    train through it.
 
     Args:
         configs: the runs; the same run twice is trained once.
-        at_once: runs side by side (default :func:`side_by_side` for the first config's device; 1: one after the
+        at_once: runs side by side (default :func:`jobs_at_once` for the first config's device; 1: one after the
             other in this process, as ``fit`` does).
         progress: show progress (one bar per epoch when one at a time, one bar of runs otherwise).
     """
     configs = list(configs)
-    if not configs:
-        return []
-    todo = list({Run.of(config).folder: config for config in configs if not Run.of(config).is_complete}.values())
-    steps = [_steps(config) for config in todo]
-    longest = None if None in steps else max(steps, default=0)
-    at_once = min(at_once, len(todo)) if at_once else side_by_side(len(todo), configs[0].device, longest)
-    if at_once <= 1:
+    runs = [Run.of(config) for config in configs]
+    todo = list({run.folder: config for run, config in zip(runs, configs, strict=True) if not run.is_complete}.values())
+    if at_once is None:
+        steps = [_steps(config) for config in todo]
+        at_once = jobs_at_once(len(todo), configs[0].device if configs else "auto", None if None in steps else max(steps, default=0))
+    if min(at_once, len(todo)) <= 1:
         for config in todo:
             fit(config, resume=True, progress=progress)
     else:
         for config in {splits_path(config): config for config in todo}.values():
             prepare_data(config, verbose=progress)  # here, once: no two processes write the same cohort or splits
-        map_in_processes(_fit_quietly, todo, at_once, name=lambda config: Run.of(config).name, progress=progress)
-    return [Run.of(config) for config in configs]
+        map_in_processes(_fit_quietly, todo, min(at_once, len(todo)), name=lambda config: Run.of(config).name,
+                         progress=progress)
+    return runs
 
 
 def _steps(config: ExperimentConfig) -> int | None:

@@ -21,7 +21,7 @@ from ..files import save_torch
 from ..models.architectures import ARCHS, build_model, canonical_arch
 from ..paths import PathLike, resolve
 from .loop import train_epoch
-from .parallel import map_in_processes, side_by_side
+from .parallel import jobs_at_once, map_in_processes
 
 
 def rotate_quarters(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +101,7 @@ def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tupl
                   "subjects": [subject["subject_id"] for subject in dataset.subjects]}
         jobs += [_SourceJob(arch, fold_config, target, epochs, record) for arch, target in missing.items()]
     steps = None if config.max_steps_per_epoch is None else epochs * config.max_steps_per_epoch
-    at_once = side_by_side(len(jobs), config.device, steps)
+    at_once = jobs_at_once(len(jobs), config.device, steps)
     if at_once > 1:  # side by side on a CPU, as the grid's runs go (training.parallel)
         map_in_processes(_train_source_job, jobs, at_once, name=lambda job: str(job.target), progress=progress,
                          description="source models")
