@@ -85,9 +85,9 @@ def test_every_range_the_course_and_readme_quote_is_the_shipped_tables():
     assert MEASURED_TABLE.exists(), "benchmarks/results/expectations_fast.csv: run brainclf expectations"
     assert quoted_range_mismatches() == []
     table = measured_table()
-    # four: the shipped table of generator version 6, seeds 0 to 3 (README, "What the shipped table covers"); make
-    # expectations measures eleven, and a range over fewer than four seeds would promise too little
-    assert (table["trajectories"] >= 4).all(), "every expected figure rests on at least 4 trajectories"
+    # six: the shipped table of generator version 6, seeds 0 to 3 and two float paths (README, "What the shipped table
+    # covers"); make expectations measures eleven, and a range over fewer than six would promise too little
+    assert (table["trajectories"] >= 6).all(), "every expected figure rests on at least 6 trajectories"
     assert table["covered"].str.count(";").add(1).eq(table["trajectories"]).all()
     covered = {spec for specs in table["covered"] for spec in specs.split("; ")}
     assert covered <= set(TRAJECTORIES), "make expectations re-measures every trajectory the table covers"
