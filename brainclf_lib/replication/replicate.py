@@ -3,7 +3,8 @@ and cross-validation, its one-architecture slice. Both sit above the training lo
 :func:`~brainclf_lib.training.parallel.fit_many`.
 
 Taught in ``06_results``. Finished runs are skipped, so a grid killed half-way picks up where it stopped. With
-several devices runs go in parallel, one per device; on a CPU two at a time, each on half its threads. Runs are found by their stored config, not their folder name.
+several devices runs go in parallel, one per device; on a CPU two at a time, each on half its threads. Runs are
+found by their stored config, not their folder name.
 """
 
 from __future__ import annotations

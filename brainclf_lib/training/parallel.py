@@ -53,6 +53,14 @@ def jobs_at_once(n_jobs: int, device: str = "auto", steps: int | None = None) ->
     return max(1, min(runs_at_once(device), n_jobs))
 
 
+def optimiser_steps(config: ExperimentConfig, epochs: int | None = None) -> int | None:
+    """The optimiser steps of a job of ``config`` over ``epochs`` (default its own): ``None`` when its epochs are not
+    capped (``max_steps_per_epoch``), i.e. whole epochs, long enough for :func:`jobs_at_once`."""
+    if config.max_steps_per_epoch is None:
+        return None
+    return (config.epochs if epochs is None else epochs) * config.max_steps_per_epoch
+
+
 def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_once: int, name: Callable[[Job], str] = str,
                      progress: bool = True, description: str = "runs") -> list[Any]:
     """``[function(job) for job in jobs]``, at most ``at_once`` at a time in processes of their own, each on an equal
@@ -127,21 +135,17 @@ def fit_many(configs: Iterable[ExperimentConfig], at_once: int | None = None, pr
     runs = [Run.of(config) for config in configs]
     todo = list({run.folder: config for run, config in zip(runs, configs, strict=True) if not run.is_complete}.values())
     if at_once is None:
-        steps = [_steps(config) for config in todo]
+        steps = [optimiser_steps(config) for config in todo]
         at_once = jobs_at_once(len(todo), configs[0].device if configs else "auto", None if None in steps else max(steps, default=0))
-    if min(at_once, len(todo)) <= 1:
+    at_once = min(at_once, len(todo))
+    if at_once <= 1:
         for config in todo:
             fit(config, resume=True, progress=progress)
     else:
         for config in {splits_path(config): config for config in todo}.values():
             prepare_data(config, verbose=progress)  # here, once: no two processes write the same cohort or splits
-        map_in_processes(_fit_quietly, todo, min(at_once, len(todo)), name=lambda config: Run.of(config).name,
-                         progress=progress)
+        map_in_processes(_fit_quietly, todo, at_once, name=lambda config: Run.of(config).name, progress=progress)
     return runs
-
-
-def _steps(config: ExperimentConfig) -> int | None:
-    return None if config.max_steps_per_epoch is None else config.epochs * config.max_steps_per_epoch
 
 
 def _fit_quietly(config: ExperimentConfig) -> str:

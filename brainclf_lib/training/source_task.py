@@ -21,7 +21,7 @@ from ..files import save_torch
 from ..models.architectures import ARCHS, build_model, canonical_arch
 from ..paths import PathLike, resolve
 from .loop import train_epoch
-from .parallel import jobs_at_once, map_in_processes
+from .parallel import jobs_at_once, map_in_processes, optimiser_steps
 
 
 def rotate_quarters(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,8 +100,7 @@ def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tupl
         record = {"task": "rotation", "data": cohort, "fold": fold, "epochs": epochs, "seed": config.seed + SOURCE_SEED_OFFSET,
                   "subjects": [subject["subject_id"] for subject in dataset.subjects]}
         jobs += [_SourceJob(arch, fold_config, target, epochs, record) for arch, target in missing.items()]
-    steps = None if config.max_steps_per_epoch is None else epochs * config.max_steps_per_epoch
-    at_once = jobs_at_once(len(jobs), config.device, steps)
+    at_once = jobs_at_once(len(jobs), config.device, optimiser_steps(config, epochs))
     if at_once > 1:  # side by side on a CPU, as the grid's runs go (training.parallel)
         map_in_processes(_train_source_job, jobs, at_once, name=lambda job: str(job.target), progress=progress,
                          description="source models")
