@@ -9,7 +9,7 @@ SEED ?=
 # make demo SEED=3 trains another trajectory into its own folder; OMP_NUM_THREADS / ONEDNN_MAX_CPU_ISA change the float path
 OUT ?= runs/notebooks-$(PRESET)$(if $(SEED),-seed$(SEED))
 
-.PHONY: demo solutions book nbgrader lab test lint notebooks-smoke benchmark expectations clean
+.PHONY: demo solutions book nbgrader lab test lint notebooks-smoke benchmark expectations cohorts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ solutions: $(VENV)/.installed  ## the exercises' worked answers, executed (after
 
 book: $(VENV)/.installed  ## the course site from make demo's executed notebooks: runs/book/html/index.html
 	$(BIN)/brainclf book --executed $(OUT) --out runs/book
+
+cohorts: $(VENV)/.installed  ## after a generator or preprocessing change: write data/cohorts again from a fresh generation
+	$(BIN)/brainclf data --preset fast --ship
 
 expectations: $(VENV)/.installed  ## re-measure the expected figures over 11 trajectories (about four hours), rewrite the quoted ranges
 	$(BIN)/brainclf expectations --write-prose

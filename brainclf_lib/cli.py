@@ -22,10 +22,13 @@ from .course.measurement import measure_expectations, write_quoted_ranges
 from .course.notebooks import run_notebooks
 from .data.prepare import prepare
 from .data.preprocessing import PreprocessSettings
+from .data.shipped import ship_cohort
 from .data.skull import SKULL_STRIP_ALIASES, SKULL_STRIP_MODES
+from .data.source import source_cohort_config
 from .data.step import prepare_data
 from .data.synthetic import CohortSpec, generate_cohort
 from .errors import BadInputError
+from .evaluation.common_test import common_test_config
 from .evaluation.external import REAL_MANIFEST, default_out, validate_runs
 from .evaluation.inference import Predictor
 from .evaluation.scoring import evaluate
@@ -68,7 +71,12 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    print(prepare_data(_config(args)))
+    config = _config(args)
+    if args.ship:  # every cohort the experiment's notebooks read: the target, the source task's, the common test set
+        for cohort in (config, source_cohort_config(config), common_test_config(config)):
+            print(ship_cohort(cohort))
+    else:
+        print(prepare_data(config))
     return EXIT_OK
 
 
@@ -310,6 +318,8 @@ def _data_commands(commands: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("data", help="the data step: generate (synthetic) and prepare the cohort, save its splits")
     _add_config_options(p)
+    p.add_argument("--ship", action="store_true", help="write the experiment's synthetic cohorts (target, source task, "
+                   "common test set) to data/cohorts from a fresh generation (make cohorts)")
     p.set_defaults(func=_data)
 
 

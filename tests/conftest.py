@@ -11,6 +11,7 @@ import pytest
 from brainclf_lib.data.prepare import prepare
 from brainclf_lib.data.preprocessing import PreprocessSettings
 from brainclf_lib.data.step import prepare_data
+from brainclf_lib.data.synthetic import CohortSpec, generate_cohort
 from brainclf_lib.experiment.config import ExperimentConfig
 
 BRATS_AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS, 1 mm, as BraTS ships
@@ -93,6 +94,12 @@ def tiny_config(prepared, tmp_path) -> ExperimentConfig:
     )
     prepare_data(config, verbose=False)
     return config
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory) -> Path:
+    """A synthetic cohort of one subject a class (seed 3), generated once a session; tests never write into it."""
+    return generate_cohort(tmp_path_factory.mktemp("synth") / "n1-d0-s3", CohortSpec(n_per_class=1, seed=3), n_jobs=2)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from plotly.subplots import make_subplots
 
 from ..conventions import BRATS_CONTRASTS, CLASSES
 from ..data.discovery import raw_contrast_path
+from ..data.synthetic.cohort import write_when_read
 from ..paths import PathLike
 from ..training.selection import effective_window, selection_scores
 
@@ -456,7 +457,8 @@ def _largest_slice(volume: np.ndarray) -> int:
 
 def _tumour_slice(row: pd.Series) -> int | None:
     """The axial slice (RAS+) of a raw BraTS subject with the most tumour, from its segmentation."""
-    seg = np.asanyarray(nib.as_closest_canonical(nib.load(row["original_path"].rsplit("_", 1)[0] + "_seg.nii.gz")).dataobj)
+    seg_path = write_when_read(row["original_path"].rsplit("_", 1)[0] + "_seg.nii.gz")
+    seg = np.asanyarray(nib.as_closest_canonical(nib.load(seg_path)).dataobj)
     return _largest_slice(np.moveaxis(seg > 0, 2, 0)) if (seg > 0).any() else None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, DEFAULT_CONTRAST
 from ..errors import BadInputError
 from ..paths import PathLike
+from .synthetic.cohort import write_when_read
 
 #: ``IXI002-Guys-0828-T1.nii.gz``: number, site, scan number, contrast.
 IXI_PATTERN = re.compile(r"^(?P<id>IXI\d{3}-(?P<site>[A-Za-z]+)-\d{4})-(?P<contrast>T1|T2|PD|MRA|DTI)\.nii(\.gz)?$")
@@ -113,6 +114,8 @@ def raw_contrast_path(original: PathLike, contrast: str) -> Path | None:
         candidate = original.with_name(f"{ixi['id']}-{ixi_contrast}.nii.gz") if ixi_contrast else None
     else:
         candidate = original.with_name(f"{original.name.rsplit('_', 1)[0]}_{contrast}.nii.gz")
+    if candidate is not None:
+        candidate = write_when_read(candidate)  # a shipped synthetic cohort's scan is generated when first read
     return candidate if candidate is not None and candidate.exists() else None
 
 

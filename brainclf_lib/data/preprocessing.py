@@ -26,6 +26,7 @@ from ..errors import BadInputError
 from ..extras import require
 from ..files import atomic_write
 from ..paths import PathLike
+from .synthetic.cohort import write_when_read
 
 PERCENTILES = (0.5, 99.5)
 
@@ -64,7 +65,7 @@ def load_volume(path: PathLike, label_map: bool = False) -> tio.Image:
     Returns:
         A TorchIO image. A missing, unreadable or non-3D file is a ``BadInputError`` naming it.
     """
-    path = Path(path)
+    path = write_when_read(path)  # a shipped synthetic cohort's scan is generated when first read
     if not path.is_file():
         raise BadInputError(f"{path}: file does not exist")
     try:

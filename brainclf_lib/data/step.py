@@ -17,10 +17,11 @@ from ..conventions import IXI_ROOT_NAME
 from ..errors import BadInputError
 from ..experiment.config import ExperimentConfig
 from ..experiment.protocols import PUBLISHED_SPLIT_SEED, PUBLISHED_TEST_FRACTION, protocol_plan
-from ..paths import data_dir, data_relative
+from ..paths import data_dir, data_relative, shown
 from .cohorts import cohort_spec, dataset_folder, preprocess_settings, synthetic_folder
 from .datasets import VolumeDataset, make_subjects
 from .prepare import MANIFEST, prepare, read_manifest
+from .shipped import install_shipped
 from .splits import (
     fold_subjects,
     holdout_splits,
@@ -37,9 +38,10 @@ from .transforms import protocol_transforms
 def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
     """The data step: make sure ``config``'s cohort is prepared and its splits saved, and return its folder.
 
-    Taught in ``01_data_exploration``. The synthetic default is generated (seeded) and preprocessed on first use,
-    about 1.7 minutes a class of 24 subjects on two cores (the fast preset's three cohorts, 156 subjects, took 11.3
-    minutes), and announced when that happens; later calls only check.
+    Taught in ``01_data_exploration``. The fast preset's synthetic cohorts ship prepared (``data/cohorts``) and are
+    installed on first use, in seconds; any other synthetic cohort is generated (seeded) and preprocessed, about 1.7
+    minutes a class of 24 subjects on two cores (the fast preset's three cohorts, 156 subjects, took 11.3 minutes).
+    Either is announced when it happens; later calls only check.
     Real data must have been prepared with ``brainclf prepare`` (its folder holds ``manifest.csv``).
 
     Args:
@@ -55,13 +57,19 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
             raise BadInputError(f"{folder} holds no {MANIFEST}: prepare the raw data first "
                                 "(brainclf prepare --brats DIR --ixi DIR --out FOLDER)")
         spec, raw = cohort_spec(config), synthetic_folder(config)
-        if verbose:
-            print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}, "
-                  f"difficulty {spec.difficulty:g}): generating it in {data_relative(raw)} and preparing it in "
-                  f"{data_relative(folder)}, in the data folder", flush=True)
-        raw = generate_cohort(raw, spec)
-        prepare(folder, brats=raw, ixi=raw / IXI_ROOT_NAME, contrasts=config.contrasts, n_healthy=None,
-                settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
+        archive = install_shipped(config)
+        if archive is not None and verbose:
+            print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}): "
+                  f"installed, prepared, from {shown(archive)} in {data_relative(folder)}, in the data folder; its "
+                  "1 mm scans are generated one subject at a time when something reads them", flush=True)
+        if archive is None:
+            if verbose:
+                print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed "
+                      f"{spec.seed}, difficulty {spec.difficulty:g}): generating it in {data_relative(raw)} and "
+                      f"preparing it in {data_relative(folder)}, in the data folder", flush=True)
+            raw = generate_cohort(raw, spec)
+            prepare(folder, brats=raw, ixi=raw / IXI_ROOT_NAME, contrasts=config.contrasts, n_healthy=None,
+                    settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
     splits_file = splits_path(config)
     if not splits_file.exists():
         if verbose:

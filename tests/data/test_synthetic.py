@@ -23,8 +23,8 @@ from brainclf_lib.data.synthetic.warp import mass_effect, sample, world_grid
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    return generate_cohort(tmp_path_factory.mktemp("synth") / "c", CohortSpec(n_per_class=1, seed=3), n_jobs=2)
+def cohort(tiny_synthetic):
+    return tiny_synthetic
 
 
 def test_cohort_uses_the_real_layouts_and_names(cohort):

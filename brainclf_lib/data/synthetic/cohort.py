@@ -128,7 +128,7 @@ def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int 
     if (out / "cohort.json").exists() and read_json(out / "cohort.json") != asdict(spec):
         raise FileExistsError(f"{out} holds a cohort of another spec ({read_json(out / 'cohort.json')}); use another folder")
     write_json(out / "cohort.json", asdict(spec))
-    jobs = [(out, spec, grade, i) for grade in CLASSES for i in range(spec.n_per_class)]
+    jobs = _jobs(out, spec)
     todo = [job for job in jobs if not all(p.exists() for p in [*_paths(*job).values(), _drawn_path(*job)])]
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     progress = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="synth", unit="subject")
@@ -145,6 +145,32 @@ def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int 
     write_csv(out / BRATS_ROOT_NAME / "name_mapping.csv", pd.DataFrame(names))
     write_csv(out / SUBJECTS_TABLE, pd.DataFrame([read_json(_drawn_path(*job)) for job in jobs]))
     return out
+
+
+def write_when_read(path: PathLike) -> Path:
+    """``path``, written first if it is a missing scan of a synthetic cohort folder (one that holds ``cohort.json``).
+
+    A cohort installed from ``data/cohorts`` carries its prepared volumes, not its 1 mm scans (about 9 MB a
+    subject); a viewer or a figure that reads one of those gets its subject generated then, a few seconds, exactly
+    as :func:`generate_cohort` would have written it. Any other missing path is returned as it is, for the reader's
+    own error to name.
+    """
+    path = Path(os.path.abspath(path))
+    if path.exists():
+        return path
+    root = next((folder for folder in path.parents if (folder / "cohort.json").is_file()), None)
+    if root is None:
+        return path
+    spec = CohortSpec(**read_json(root / "cohort.json"))
+    job = next((job for job in _jobs(root, spec) if path in _paths(*job).values()), None)
+    if job is not None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as generate_cohort's workers run: the same floats
+        try:
+            _write_subject(job)
+        finally:
+            torch.set_num_threads(threads)
+    return path
 
 
 def mimic_subjects(spec: CohortSpec) -> set[tuple[str, int]]:
@@ -210,6 +236,10 @@ def synthesise_ixi_subject(site: str, rng: np.random.Generator) -> np.ndarray:
     image = scanner(t1.clamp(min=0) ** (gamma * rng.uniform(*IXI_GAMMA)) * rng.uniform(0.9, 1.1), rng, noise=noise,
                     bias=0.15 * rng.uniform(0.6, 1.6))
     return (image * 400 * scale).round().clamp(0, 32767).to(torch.int16).numpy()
+
+
+def _jobs(out: Path, spec: CohortSpec) -> list[tuple[Path, CohortSpec, str, int]]:
+    return [(out, spec, grade, i) for grade in CLASSES for i in range(spec.n_per_class)]
 
 
 def _write_subject(job: tuple[Path, CohortSpec, str, int]) -> None:
