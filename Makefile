@@ -30,6 +30,7 @@ book: $(VENV)/.installed  ## the course site from make demo's executed notebooks
 
 cohorts: $(VENV)/.installed  ## after a generator or preprocessing change: write data/cohorts again from a fresh generation
 	$(BIN)/brainclf data --preset fast --ship
+	$(BIN)/brainclf data --preset smoke --ship
 
 expectations: $(VENV)/.installed  ## re-measure the expected figures over 11 trajectories (about four hours), rewrite the quoted ranges
 	$(BIN)/brainclf expectations --write-prose

@@ -1,7 +1,8 @@
-"""The fast preset's synthetic cohorts, shipped prepared in ``data/cohorts/``: installed on first use, not generated.
+"""The synthetic cohorts of the fast and smoke presets, shipped prepared in ``data/cohorts/``: installed on first use.
 
 Taught in ``01_data_exploration``. Generating and preparing the three cohorts that ``make demo`` reads took 11 of
-its 35 minutes on two cores; installing them takes seconds, and every machine then trains on the same volumes.
+its 35 minutes on two cores (the smoke preset's three, which the tests' notebooks read, 2.6 minutes); installing
+them takes a second, and every machine then trains on the same volumes.
 An archive holds a cohort's prepared folder (its manifest, each subject's raw path relative to the folder, and
 the 8 mm volumes) and its raw folder's records (``cohort.json``, what each subject was drawn as), not the 1 mm scans
 (about 9 MB a subject): a viewer or a figure that reads one gets its subject generated then

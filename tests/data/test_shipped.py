@@ -22,9 +22,10 @@ from brainclf_lib.experiment.config import ExperimentConfig, make_config
 FAST = make_config("fast")
 
 
-def test_the_shipped_cohorts_are_the_ones_the_fast_preset_reads():
-    """A generator or preprocessing change renames the cohorts the fast preset asks for: ``make cohorts`` then."""
-    wanted = {shipped_archive(c).name for c in (FAST, source_cohort_config(FAST), common_test_config(FAST))}
+def test_the_shipped_cohorts_are_the_ones_make_demo_and_the_smoke_tests_read():
+    """A generator or preprocessing change renames the cohorts the presets ask for: ``make cohorts`` then."""
+    presets = (FAST, make_config("smoke"))
+    wanted = {shipped_archive(c).name for p in presets for c in (p, source_cohort_config(p), common_test_config(p))}
     assert {path.name for path in SHIPPED_DIR.glob("*.tar.xz")} == wanted
 
 
