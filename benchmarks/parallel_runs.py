@@ -3,7 +3,7 @@
     python benchmarks/parallel_runs.py                              # r3d, mc3, r2plus1d on folds 0 and 1, fast preset
     python benchmarks/parallel_runs.py --archs mc3 --folds 0 1 2 --at-once 1 2
 
-The same runs (the preset's synthetic cohort, generated on first use in the data folder) are trained once per
+The same runs (the preset's synthetic cohort, installed or generated on first use in the data folder) are trained once per
 ``--at-once``, each time into a fresh folder, and the wall time of the whole list is printed with runs a minute.
 Not a timed test: one measurement per setting on a machine that may be busy; run it with the machine to itself.
 Runs on other thread counts follow other float paths, so their test calls are compared too.

@@ -232,8 +232,9 @@ _LANDING_ABOUT = [
     "recall and F1 measure. No GPU is needed: every notebook runs on a laptop's CPU with the `fast` preset.",
     "", "## The data are synthetic", "",
     "The paper's scans (BraTS 2019 and IXI) cannot be shipped with a course and would take hours on a CPU, so the "
-    "notebooks generate a small cohort in the same folder layouts, from real anatomy (MNI152 tissue maps and a head "
-    "atlas) with tumours drawn by grade, calibrated to be about as hard as the paper's data. Every figure on these "
+    "course generates a small cohort in the same folder layouts, from real anatomy (MNI152 tissue maps and a head "
+    "atlas) with tumours drawn by grade, calibrated to be about as hard as the paper's data, and ships it prepared "
+    "(`data/cohorts/`: the notebooks install it in a second). Every figure on these "
     "pages is measured on it: it teaches the method, not the paper's numbers. With the real data, the same notebooks "
     "run with `-p preset paper -p data_root data/prepared/real` (README, \"Real BraTS 2019 + IXI data\").",
 ]

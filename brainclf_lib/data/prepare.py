@@ -118,8 +118,7 @@ def read_manifest(folder: PathLike) -> pd.DataFrame:
         folder: a folder written by ``brainclf prepare`` or :func:`~brainclf_lib.data.step.prepare_data`.
 
     Returns:
-        One row per subject: id, label, source, site, the raw scan (``original_path``; a shipped cohort's is
-        relative to the folder) and a path column per contrast (and ``seg``), every path made absolute.
+        One row per subject: id, label, source, site, and a path column per contrast (and ``seg``).
     """
     folder = Path(folder)
     path = folder / MANIFEST
@@ -129,7 +128,7 @@ def read_manifest(folder: PathLike) -> pd.DataFrame:
     missing = {"subject_id", "label"} - set(manifest.columns)
     if missing or not any(c.startswith("image_") for c in manifest.columns):
         raise BadInputError(f"{path} lacks the columns {sorted(missing) or 'image_<contrast>'}")
-    for column in [c for c in manifest.columns if c.startswith("image_") or c in ("seg", "original_path")]:
+    for column in [c for c in manifest.columns if c.startswith("image_") or c == "seg"]:
         manifest[column] = manifest[column].map(lambda p: str((folder / p).resolve()) if p else "")
     return manifest
 

@@ -3,15 +3,17 @@
 Taught in ``01_data_exploration``. Generating and preparing the three cohorts that ``make demo`` reads took 11 of
 its 35 minutes on two cores (the smoke preset's three, which the tests' notebooks read, 2.6 minutes); installing
 them takes a second, and every machine then trains on the same volumes.
-An archive holds a cohort's prepared folder (its manifest, each subject's raw path relative to the folder, and
-the 8 mm volumes) and its raw folder's records (``cohort.json``, what each subject was drawn as), not the 1 mm scans
-(about 9 MB a subject): a viewer or a figure that reads one gets its subject generated then
+An archive holds a cohort's prepared folder (its manifest, each subject's raw path relative to the folder until
+installed, and the 8 mm volumes) and its raw folder's records (``cohort.json``, what each subject was drawn as),
+not the 1 mm scans (about 9 MB a subject): a viewer or a figure that reads one gets its subject generated then
 (:func:`~brainclf_lib.data.synthetic.cohort.write_when_read`). After a change to the generator or to the
 preprocessing, ``make cohorts`` writes the archives again from a fresh generation.
 """
 
 from __future__ import annotations
 
+import fcntl
+import lzma
 import os
 import shutil
 import tarfile
@@ -21,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..conventions import BRATS_ROOT_NAME, IXI_ROOT_NAME
+from ..errors import BadInputError
 from ..experiment.config import ExperimentConfig
 from ..files import atomic_write, read_json, write_csv, write_json
 from ..paths import REPO_ROOT, data_dir
@@ -43,22 +46,19 @@ def shipped_archive(config: ExperimentConfig) -> Path:
 def install_shipped(config: ExperimentConfig) -> Path | None:
     """Unpack ``config``'s shipped cohort into the data folder and return its archive, or ``None`` where none ships.
 
-    The manifest is moved in last, so a folder with a manifest is complete, and an interrupted install is redone.
+    One process installs while any other waits for it (an ``flock``, released however the process ends) and then
+    finds the manifest; the manifest is moved in last, so a folder with a manifest is complete and is never written
+    again, and an interrupted install is redone. A damaged archive is a ``BadInputError`` naming it.
     """
     archive = shipped_archive(config)
     if config.data_root != "synthetic" or not archive.is_file():
         return None
-    prepared, raw = dataset_folder(config), synthetic_folder(config)
+    prepared = dataset_folder(config)
     prepared.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".install-", dir=prepared.parent) as staging:
-        with tarfile.open(archive) as tar:
-            tar.extractall(staging, filter="data")
-        for record in RAW_RECORDS:
-            if not (raw / record).exists():
-                (raw / record).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(Path(staging) / "raw" / record, raw / record)
-        shutil.copytree(Path(staging) / "prepared", prepared, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MANIFEST))
-        os.replace(Path(staging) / "prepared" / MANIFEST, prepared / MANIFEST)
+    with open(prepared.parent / f".{prepared.name}.install-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (prepared / MANIFEST).exists():
+            _unpack(archive, prepared, synthetic_folder(config))
     return archive
 
 
@@ -85,6 +85,30 @@ def ship_cohort(config: ExperimentConfig) -> Path:
                                                          "ixi": os.path.relpath(raw / IXI_ROOT_NAME, folder)})
         members = [(prepared, "prepared")] + [(raw / name, f"raw/{name}") for name in RAW_RECORDS]
         return atomic_write(shipped_archive(config), lambda tmp: _write_archive(tmp, members))
+
+
+def _unpack(archive: Path, prepared: Path, raw: Path) -> None:
+    """The archive's prepared folder into ``prepared``, its raw paths made absolute again, and its raw records into
+    ``raw`` (which may lie on another disk: copied, each atomically)."""
+    with tempfile.TemporaryDirectory(prefix=".install-", dir=prepared.parent) as tmp:
+        staging = Path(tmp)
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(staging, filter="data")
+        except (tarfile.TarError, EOFError, OSError, lzma.LZMAError) as error:
+            raise BadInputError(f"{archive}: cannot be unpacked ({type(error).__name__}: {error}); restore it "
+                                f"(git checkout -- {archive.name}) or delete it to generate the cohort instead") from error
+        for record in RAW_RECORDS:
+            if not (raw / record).exists():
+                atomic_write(raw / record, lambda tmp, record=record: shutil.copyfile(staging / "raw" / record, tmp))
+        manifest = pd.read_csv(staging / "prepared" / MANIFEST, dtype={"subject_id": str}, keep_default_na=False)
+        manifest["original_path"] = [os.path.normpath(prepared / path) for path in manifest["original_path"]]
+        write_csv(staging / "prepared" / MANIFEST, manifest)
+        record = read_json(staging / "prepared" / "prepare.json")
+        write_json(staging / "prepared" / "prepare.json",
+                   record | {key: os.path.normpath(prepared / record[key]) for key in ("brats", "ixi")})
+        shutil.copytree(staging / "prepared", prepared, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MANIFEST))
+        os.replace(staging / "prepared" / MANIFEST, prepared / MANIFEST)
 
 
 def _write_archive(path: Path, members: list[tuple[Path, str]]) -> None:

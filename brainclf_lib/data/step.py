@@ -38,10 +38,10 @@ from .transforms import protocol_transforms
 def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
     """The data step: make sure ``config``'s cohort is prepared and its splits saved, and return its folder.
 
-    Taught in ``01_data_exploration``. The fast preset's synthetic cohorts ship prepared (``data/cohorts``) and are
-    installed on first use, in seconds; any other synthetic cohort is generated (seeded) and preprocessed, about 1.7
-    minutes a class of 24 subjects on two cores (the fast preset's three cohorts, 156 subjects, took 11.3 minutes).
-    Either is announced when it happens; later calls only check.
+    Taught in ``01_data_exploration``. The fast and smoke presets' synthetic cohorts ship prepared
+    (``data/cohorts``) and are installed on first use, in a second; any other synthetic cohort is generated (seeded)
+    and preprocessed, about 1.7 minutes a class of 24 subjects on two cores (the fast preset's three cohorts, 156
+    subjects, took 11.3 minutes). Either is announced when it happens; later calls only check.
     Real data must have been prepared with ``brainclf prepare`` (its folder holds ``manifest.csv``).
 
     Args:

@@ -48,8 +48,8 @@ def common_test_config(config: ExperimentConfig) -> ExperimentConfig:
 
 
 def common_test_set(config: ExperimentConfig) -> VolumeDataset:
-    """Every subject of the common test cohort, as a run's test subjects are read (no augmentation); generated and
-    prepared on first use.
+    """Every subject of the common test cohort, as a run's test subjects are read (no augmentation); installed (shipped
+    with the fast and smoke presets) or generated and prepared on first use.
 
     Taught in ``06_results``.
 

@@ -96,7 +96,7 @@ def make_source_weights(config: ExperimentConfig, out_dir: PathLike, archs: tupl
         missing = {arch: target for arch, target in targets.items() if not target.exists()}
         if not missing:
             continue
-        dataset, cohort = source_dataset(fold_config)  # here, once: generates the source cohort on first use
+        dataset, cohort = source_dataset(fold_config)  # here, once: installs or generates the source cohort
         record = {"task": "rotation", "data": cohort, "fold": fold, "epochs": epochs, "seed": config.seed + SOURCE_SEED_OFFSET,
                   "subjects": [subject["subject_id"] for subject in dataset.subjects]}
         jobs += [_SourceJob(arch, fold_config, target, epochs, record) for arch, target in missing.items()]

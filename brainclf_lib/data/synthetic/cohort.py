@@ -152,19 +152,29 @@ def write_when_read(path: PathLike) -> Path:
 
     A cohort installed from ``data/cohorts`` carries its prepared volumes, not its 1 mm scans (about 9 MB a
     subject); a viewer or a figure that reads one of those gets its subject generated then, a few seconds, exactly
-    as :func:`generate_cohort` would have written it. Any other missing path is returned as it is, for the reader's
-    own error to name.
+    as :func:`generate_cohort` would have written it. Any other missing path, and a missing scan of a cohort that an
+    older generator wrote, is returned as it is, for the reader's own error to name.
     """
     path = Path(os.path.abspath(path))
     if path.exists():
         return path
-    root = next((folder for folder in path.parents if (folder / "cohort.json").is_file()), None)
+    # where a cohort's scans lie: <cohort>/IXI-T1/<scan>, <cohort>/<BraTS root>/<grade>/<subject>/<scan>
+    roots = [path.parents[depth] for depth in (1, 3) if depth < len(path.parents)]
+    root = next((folder for folder in roots if (folder / "cohort.json").is_file()), None)
     if root is None:
         return path
-    spec = CohortSpec(**read_json(root / "cohort.json"))
+    try:
+        spec = CohortSpec(**read_json(root / "cohort.json"))
+    except TypeError:  # some other cohort.json
+        return path
     job = next((job for job in _jobs(root, spec) if path in _paths(*job).values()), None)
-    if job is not None:  # on this machine's threads: the scans came out bit-equal on one thread and on two
-        _write_subject(job)
+    if job is not None and spec.generator == GENERATOR_VERSION:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as generate_cohort's workers run: the same reductions, the same floats
+        try:
+            _write_subject(job)
+        finally:
+            torch.set_num_threads(threads)
     return path
 
 
