@@ -60,8 +60,8 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
         archive = install_shipped(config)
         if archive is not None and verbose:
             print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}): "
-                  f"installed, prepared, from {shown(archive)} in {data_relative(folder)}, in the data folder; its "
-                  "1 mm scans are generated one subject at a time when something reads them", flush=True)
+                  f"installed from {shown(archive)}, prepared, into {data_relative(folder)} in the data folder; a "
+                  "subject's 1 mm scans are generated when something first reads them", flush=True)
         if archive is None:
             if verbose:
                 print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed "
