@@ -25,7 +25,7 @@ from plotly.subplots import make_subplots
 
 from ..conventions import BRATS_CONTRASTS, CLASSES
 from ..data.discovery import raw_contrast_path
-from ..data.synthetic.cohort import write_when_read
+from ..data.scan_on_read import write_when_read
 from ..paths import PathLike
 from ..training.selection import effective_window, selection_scores
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..conventions import BRATS_CONTRASTS, BRATS_GRADES, BRATS_ROOT_NAME, DEFAULT_CONTRAST
 from ..errors import BadInputError
 from ..paths import PathLike
-from .synthetic.cohort import write_when_read
+from .scan_on_read import write_when_read
 
 #: ``IXI002-Guys-0828-T1.nii.gz``: number, site, scan number, contrast.
 IXI_PATTERN = re.compile(r"^(?P<id>IXI\d{3}-(?P<site>[A-Za-z]+)-\d{4})-(?P<contrast>T1|T2|PD|MRA|DTI)\.nii(\.gz)?$")

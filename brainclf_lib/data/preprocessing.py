@@ -26,7 +26,7 @@ from ..errors import BadInputError
 from ..extras import require
 from ..files import atomic_write
 from ..paths import PathLike
-from .synthetic.cohort import write_when_read
+from .scan_on_read import write_when_read
 
 PERCENTILES = (0.5, 99.5)
 

@@ -6,7 +6,7 @@ them takes a second, and every machine then trains on the same volumes.
 An archive holds a cohort's prepared folder (its manifest, each subject's raw path relative to the folder until
 installed, and the 8 mm volumes) and its raw folder's records (``cohort.json``, what each subject was drawn as),
 not the 1 mm scans (about 9 MB a subject): a viewer or a figure that reads one gets its subject generated then
-(:func:`~brainclf_lib.data.synthetic.cohort.write_when_read`). After a change to the generator or to the
+(:func:`~brainclf_lib.data.scan_on_read.write_when_read`). After a change to the generator or to the
 preprocessing, ``make cohorts`` writes the archives again from a fresh generation.
 """
 
@@ -18,6 +18,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -77,12 +78,7 @@ def ship_cohort(config: ExperimentConfig) -> Path:
         prepared = Path(staging) / "prepared"
         prepare(prepared, brats=raw, ixi=raw / IXI_ROOT_NAME, contrasts=config.contrasts, n_healthy=None,
                 settings=preprocess_settings(config), mask_cache=data_dir() / "prepared" / "skullstrip")
-        manifest = pd.read_csv(prepared / MANIFEST, dtype={"subject_id": str}, keep_default_na=False)
-        manifest["original_path"] = [os.path.relpath(path, folder) for path in manifest["original_path"]]
-        write_csv(prepared / MANIFEST, manifest)
-        record = read_json(prepared / "prepare.json")
-        write_json(prepared / "prepare.json", record | {"brats": os.path.relpath(raw, folder),
-                                                         "ixi": os.path.relpath(raw / IXI_ROOT_NAME, folder)})
+        _rewrite_raw_paths(prepared, lambda path: os.path.relpath(path, folder))
         members = [(prepared, "prepared")] + [(raw / name, f"raw/{name}") for name in RAW_RECORDS]
         return atomic_write(shipped_archive(config), lambda tmp: _write_archive(tmp, members))
 
@@ -101,14 +97,19 @@ def _unpack(archive: Path, prepared: Path, raw: Path) -> None:
         for record in RAW_RECORDS:
             if not (raw / record).exists():
                 atomic_write(raw / record, lambda tmp, record=record: shutil.copyfile(staging / "raw" / record, tmp))
-        manifest = pd.read_csv(staging / "prepared" / MANIFEST, dtype={"subject_id": str}, keep_default_na=False)
-        manifest["original_path"] = [os.path.normpath(prepared / path) for path in manifest["original_path"]]
-        write_csv(staging / "prepared" / MANIFEST, manifest)
-        record = read_json(staging / "prepared" / "prepare.json")
-        write_json(staging / "prepared" / "prepare.json",
-                   record | {key: os.path.normpath(prepared / record[key]) for key in ("brats", "ixi")})
+        _rewrite_raw_paths(staging / "prepared", lambda path: os.path.normpath(prepared / path))
         shutil.copytree(staging / "prepared", prepared, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MANIFEST))
         os.replace(staging / "prepared" / MANIFEST, prepared / MANIFEST)
+
+
+def _rewrite_raw_paths(folder: Path, rewrite: Callable[[str], str]) -> None:
+    """Rewrite where a prepared folder says its raw scans are (the manifest's ``original_path``, ``prepare.json``'s
+    raw folders): relative to the folder in an archive, absolute once installed."""
+    manifest = pd.read_csv(folder / MANIFEST, dtype={"subject_id": str}, keep_default_na=False)
+    manifest["original_path"] = manifest["original_path"].map(rewrite)
+    write_csv(folder / MANIFEST, manifest)
+    record = read_json(folder / "prepare.json")
+    write_json(folder / "prepare.json", record | {key: rewrite(record[key]) for key in ("brats", "ixi")})
 
 
 def _write_archive(path: Path, members: list[tuple[Path, str]]) -> None:

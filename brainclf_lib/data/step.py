@@ -58,11 +58,12 @@ def prepare_data(config: ExperimentConfig, verbose: bool = True) -> Path:
                                 "(brainclf prepare --brats DIR --ixi DIR --out FOLDER)")
         spec, raw = cohort_spec(config), synthetic_folder(config)
         archive = install_shipped(config)
-        if archive is not None and verbose:
-            print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed {spec.seed}): "
-                  f"installed from {shown(archive)}, prepared, into {data_relative(folder)} in the data folder; a "
-                  "subject's 1 mm scans are generated when something first reads them", flush=True)
-        if archive is None:
+        if archive is not None:
+            if verbose:
+                print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed "
+                      f"{spec.seed}): installed from {shown(archive)}, prepared, into {data_relative(folder)} in the "
+                      "data folder; a subject's 1 mm scans are generated when something first reads them", flush=True)
+        else:
             if verbose:
                 print(f"[data] first use of this synthetic cohort ({spec.n_per_class} subjects a class, seed "
                       f"{spec.seed}, difficulty {spec.difficulty:g}): generating it in {data_relative(raw)} and "

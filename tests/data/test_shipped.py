@@ -16,11 +16,12 @@ from brainclf_lib.data import shipped
 from brainclf_lib.data.cohorts import dataset_folder, preprocess_settings, synthetic_folder
 from brainclf_lib.data.prepare import read_manifest
 from brainclf_lib.data.preprocessing import load_volume, preprocessing_steps, save_volume
+from brainclf_lib.data.scan_on_read import write_when_read
 from brainclf_lib.data.shipped import SHIPPED_DIR, install_shipped, ship_cohort, shipped_archive
 from brainclf_lib.data.source import source_cohort_config
 from brainclf_lib.data.step import prepare_data
 from brainclf_lib.data.synthetic import CohortSpec
-from brainclf_lib.data.synthetic.cohort import GENERATOR_VERSION, write_when_read
+from brainclf_lib.data.synthetic.cohort import GENERATOR_VERSION
 from brainclf_lib.errors import BadInputError
 from brainclf_lib.evaluation.common_test import common_test_config
 from brainclf_lib.experiment.config import ExperimentConfig, make_config
@@ -71,7 +72,7 @@ def test_a_shipped_cohort_round_trips_and_ships_the_same_bytes_twice(tiny_synthe
     assert install_shipped(config) == archive
     manifest = read_manifest(dataset_folder(config))
     assert sorted(manifest["label"]) == ["HGG", "Healthy", "LGG"]
-    head = manifest.set_index("label").loc["Healthy", "original_path"]  # the other test reads a tumour's
+    head = manifest.set_index("label").loc["Healthy", "original_path"]
     original = tiny_synthetic / _relative_to_raw(head, config)
     assert np.array_equal(load_volume(head).data, load_volume(original).data)  # written when read, as generated
     pd.testing.assert_frame_equal(pd.read_csv(synthetic_folder(config) / "subjects.csv"),

@@ -147,26 +147,14 @@ def generate_cohort(out: PathLike, spec: CohortSpec = CohortSpec(), n_jobs: int 
     return out
 
 
-def write_when_read(path: PathLike) -> Path:
-    """``path``, written first if it is a missing scan of a synthetic cohort folder (one that holds ``cohort.json``).
-
-    A cohort installed from ``data/cohorts`` carries its prepared volumes, not its 1 mm scans (about 9 MB a
-    subject); a viewer or a figure that reads one of those gets its subject generated then, a few seconds, exactly
-    as :func:`generate_cohort` would have written it. Any other missing path, and a missing scan of a cohort that an
-    older generator wrote, is returned as it is, for the reader's own error to name.
-    """
-    path = Path(os.path.abspath(path))
-    if path.exists():
-        return path
-    # where a cohort's scans lie: <cohort>/IXI-T1/<scan>, <cohort>/<BraTS root>/<grade>/<subject>/<scan>
-    roots = [path.parents[depth] for depth in (1, 3) if depth < len(path.parents)]
-    root = next((folder for folder in roots if (folder / "cohort.json").is_file()), None)
-    if root is None:
-        return path
+def write_missing_scan(root: Path, path: Path) -> None:
+    """Write the subject that ``path``, a missing scan of the cohort folder ``root``, belongs to, exactly as
+    :func:`generate_cohort` would have; nothing for a path that is no scan of it, or a cohort an older generator
+    wrote. Called by :func:`~brainclf_lib.data.scan_on_read.write_when_read`."""
     try:
         spec = CohortSpec(**read_json(root / "cohort.json"))
     except TypeError:  # some other cohort.json
-        return path
+        return
     job = next((job for job in _jobs(root, spec) if path in _paths(*job).values()), None)
     if job is not None and spec.generator == GENERATOR_VERSION:
         threads = torch.get_num_threads()
@@ -175,7 +163,6 @@ def write_when_read(path: PathLike) -> Path:
             _write_subject(job)
         finally:
             torch.set_num_threads(threads)
-    return path
 
 
 def mimic_subjects(spec: CohortSpec) -> set[tuple[str, int]]:
