@@ -53,6 +53,18 @@ def jobs_at_once(n_jobs: int, device: str = "auto", steps: int | None = None) ->
     return max(1, min(runs_at_once(device), n_jobs))
 
 
+def processes_at_once(n_jobs: int, at_once: int) -> int:
+    """How many processes :func:`map_in_processes` keeps busy for ``n_jobs`` jobs of ``at_once`` shares of the
+    threads: ``at_once``, plus the ``n_jobs % at_once`` jobs that would otherwise run alone at the end, leaving
+    threads idle. Three jobs on two one-thread shares then take about 1.5 job-times on two cores, not 2
+    (``benchmarks/parallel_runs.py``); each job still runs on its one thread, so on its own float path.
+
+    >>> processes_at_once(3, 2), processes_at_once(12, 2), processes_at_once(5, 2), processes_at_once(1, 1)
+    (3, 2, 3, 1)
+    """
+    return at_once + (n_jobs % at_once if n_jobs > at_once else 0)
+
+
 def optimiser_steps(config: ExperimentConfig, epochs: int | None = None) -> int | None:
     """The optimiser steps of a job of ``config`` over ``epochs`` (default its own): ``None`` when its epochs are not
     capped (``max_steps_per_epoch``), i.e. whole epochs, long enough for :func:`jobs_at_once`."""
@@ -63,8 +75,9 @@ def optimiser_steps(config: ExperimentConfig, epochs: int | None = None) -> int 
 
 def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_once: int, name: Callable[[Job], str] = str,
                      progress: bool = True, description: str = "runs") -> list[Any]:
-    """``[function(job) for job in jobs]``, at most ``at_once`` at a time in processes of their own, each on an equal
-    share of this process's threads, in order.
+    """``[function(job) for job in jobs]``, ``at_once`` at a time in processes of their own, each on an equal share of
+    this process's threads, in order. Jobs that would be left to run alone at the end start with the first ones
+    instead (:func:`processes_at_once`), on the same share of threads.
 
     As one process would: the first failure starts no further job, the ones already running finish (what they wrote
     is kept), and the failure is raised as it was, with a note naming its job (several: an ``ExceptionGroup``). An
@@ -73,17 +86,18 @@ def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_onc
     and a script that calls this at its top level needs ``if __name__ == "__main__":``.
     """
     threads = max(1, torch.get_num_threads() // at_once)
+    slots = processes_at_once(len(jobs), at_once)
     waiting = list(enumerate(jobs))[::-1]  # popped from the end: in order
     running: dict[Future, int] = {}
     results: dict[int, Any] = {}
     failures: list[BaseException] = []
-    bar = tqdm(total=len(jobs), desc=f"{description} ({at_once} at a time, {threads} thread{'s' * (threads > 1)} each)",
+    bar = tqdm(total=len(jobs), desc=f"{description} ({slots} at a time, {threads} thread{'s' * (threads > 1)} each)",
                unit="job", disable=not progress)
-    pool = ProcessPoolExecutor(at_once, mp_context=multiprocessing.get_context("spawn"),
+    pool = ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn"),
                                initializer=torch.set_num_threads, initargs=(threads,))
     try:
         while waiting or running:
-            while waiting and len(running) < at_once and not failures:
+            while waiting and len(running) < slots and not failures:
                 index, job = waiting.pop()
                 running[pool.submit(function, job)] = index
             if not running:

@@ -1,5 +1,6 @@
 import json
 import math
+import multiprocessing
 
 import pandas as pd
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 from brainclf_lib.experiment.run_folder import Run
 from brainclf_lib.training.loop import fit
-from brainclf_lib.training.parallel import fit_many, jobs_at_once, map_in_processes, runs_at_once
+from brainclf_lib.training.parallel import fit_many, jobs_at_once, map_in_processes, processes_at_once, runs_at_once
 
 
 @pytest.fixture()
@@ -55,6 +56,14 @@ def test_a_failure_is_raised_as_it_was_and_names_its_job():
     assert "in -1.0" in raised.value.__notes__
 
 
+def test_a_job_that_would_run_alone_at_the_end_starts_with_the_first_ones(two_threads):
+    assert processes_at_once(3, 2) == 3 and processes_at_once(4, 2) == 2
+    with multiprocessing.get_context("spawn").Manager() as manager:
+        meeting = manager.Barrier(3, timeout=30)  # broken unless the three jobs are running at the same time
+        threads = map_in_processes(_meet, [meeting] * 3, at_once=2, name=lambda _: "meeting", progress=False)
+    assert threads == [1, 1, 1]  # each on its share of two threads, as two at a time would have it: its float path
+
+
 def test_one_thread_means_one_run_at_a_time():
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -62,3 +71,8 @@ def test_one_thread_means_one_run_at_a_time():
         assert runs_at_once("cpu") == 1
     finally:
         torch.set_num_threads(before)
+
+
+def _meet(meeting) -> int:
+    meeting.wait()
+    return torch.get_num_threads()
