@@ -53,16 +53,18 @@ def jobs_at_once(n_jobs: int, device: str = "auto", steps: int | None = None) ->
     return max(1, min(runs_at_once(device), n_jobs))
 
 
-def processes_at_once(n_jobs: int, at_once: int) -> int:
-    """How many processes :func:`map_in_processes` keeps busy for ``n_jobs`` jobs of ``at_once`` shares of the
-    threads: ``at_once``, plus the ``n_jobs % at_once`` jobs that would otherwise run alone at the end, leaving
-    threads idle. Three jobs on two one-thread shares then take about 1.5 job-times on two cores, not 2
-    (``benchmarks/parallel_runs.py``); each job still runs on its one thread, so on its own float path.
+def processes_at_once(n_jobs: int, at_once: int, threads: int = 1) -> int:
+    """How many processes :func:`map_in_processes` keeps busy for ``n_jobs`` jobs of ``at_once`` shares of
+    ``threads`` threads each: ``at_once``, plus, for one-thread shares, the ``n_jobs % at_once`` jobs that would
+    otherwise run alone at the end, leaving cores idle. Each job still runs on its one thread, so on its own float
+    path. Three fast-preset runs on two cores took 110 s all at once and 129 s two at a time
+    (``benchmarks/parallel_runs.py``). Shares of several threads do not get the extra processes: kernels of two threads
+    each oversubscribing two cores wait on each other (README, What it costs).
 
-    >>> processes_at_once(3, 2), processes_at_once(12, 2), processes_at_once(5, 2), processes_at_once(1, 1)
-    (3, 2, 3, 1)
+    >>> processes_at_once(3, 2), processes_at_once(12, 2), processes_at_once(5, 2), processes_at_once(3, 2, threads=4)
+    (3, 2, 3, 2)
     """
-    return at_once + (n_jobs % at_once if n_jobs > at_once else 0)
+    return at_once + (n_jobs % at_once if n_jobs > at_once and threads == 1 else 0)
 
 
 def optimiser_steps(config: ExperimentConfig, epochs: int | None = None) -> int | None:
@@ -86,7 +88,7 @@ def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_onc
     and a script that calls this at its top level needs ``if __name__ == "__main__":``.
     """
     threads = max(1, torch.get_num_threads() // at_once)
-    slots = processes_at_once(len(jobs), at_once)
+    slots = processes_at_once(len(jobs), at_once, threads)
     waiting = list(enumerate(jobs))[::-1]  # popped from the end: in order
     running: dict[Future, int] = {}
     results: dict[int, Any] = {}
