@@ -40,8 +40,9 @@ def main() -> None:
             runs = fit_many(configs, at_once=at_once, progress=False)
             seconds = time.perf_counter() - began
             calls[at_once] = pd.concat([run.predictions.set_index("subject_id")["pred"] for run in runs])  # run by run
-        rows.append({"at once": at_once, "processes": processes_at_once(len(configs), at_once, max(1, threads // at_once)) if at_once > 1 else 0,
-                     "threads each": max(1, threads // at_once), "runs": len(configs),
+        n = min(at_once, len(configs))  # as fit_many has it
+        rows.append({"at once": n, "processes": processes_at_once(len(configs), n, threads // n) if n > 1 else 1,
+                     "threads each": max(1, threads // n), "runs": len(configs),
                      "seconds": round(seconds, 1), "s a run": round(seconds / len(configs), 1),
                      "runs a minute": round(60 * len(configs) / seconds, 2)})
     table = pd.DataFrame(rows)

@@ -3,7 +3,8 @@
 At the fast preset's small volumes one run does not keep two CPU cores busy. On the 2-core machine six fast-preset
 runs (the three architectures on folds 0 and 1, ``benchmarks/parallel_runs.py``) took 251 s one after another on two
 threads and 211 s two at a time on one thread each: 1.2 times as many runs a minute. So on a CPU the runs of a grid
-go as many at a time as this process has threads (at most :data:`MAX_AT_ONCE`), each on its share of them. A run is
+go as many at a time as this process has threads (at most :data:`MAX_AT_ONCE`), each on its share of them; on
+one-thread shares a run that would train alone at the end starts with the first ones (:func:`processes_at_once`). A run is
 seeded from its config, so it ends with the same weights whichever process trains it, given the same thread count:
 on two cores the grid's runs train on one thread each, the float path of the expectations table's ``threads=1``
 trajectories. On CUDA, runs go one at a time per device (``replicate(devices=...)``).
@@ -27,7 +28,8 @@ from ..experiment.device import pick_device
 from ..experiment.run_folder import Run
 from .loop import fit
 
-#: Runs trained side by side on a CPU, at most: measured on 2 cores; more processes would also hold more memory.
+#: Runs trained side by side on a CPU, at most (and, on one-thread shares, a third that would otherwise train alone at
+#: the end: :func:`processes_at_once`): measured on 2 cores; more processes would also hold more memory.
 MAX_AT_ONCE = 2
 #: Jobs of fewer optimiser steps than this go one after another: a process takes about 5 s to start (torch's import),
 #: more than the smoke preset's 4-step runs take to train.
@@ -53,15 +55,16 @@ def jobs_at_once(n_jobs: int, device: str = "auto", steps: int | None = None) ->
     return max(1, min(runs_at_once(device), n_jobs))
 
 
-def processes_at_once(n_jobs: int, at_once: int, threads: int = 1) -> int:
-    """How many processes :func:`map_in_processes` keeps busy for ``n_jobs`` jobs of ``at_once`` shares of
-    ``threads`` threads each: ``at_once``, plus, for one-thread shares, the ``n_jobs % at_once`` jobs that would
-    otherwise run alone at the end, leaving cores idle. Each job still runs on its one thread, so on its own float
-    path. Three fast-preset runs on two cores took 110 s all at once and 129 s two at a time
-    (``benchmarks/parallel_runs.py``). Shares of several threads do not get the extra processes: kernels of two threads
-    each oversubscribing two cores wait on each other (README, What it costs).
+def processes_at_once(n_jobs: int, at_once: int, threads: int) -> int:
+    """How many processes :func:`map_in_processes` starts with for ``n_jobs`` jobs of ``at_once`` shares of
+    ``threads`` threads each: ``at_once``, plus, for shares of exactly one thread, the ``n_jobs % at_once`` jobs that
+    would otherwise run alone at the end, leaving cores idle. After the first ones the jobs go ``at_once`` at a time.
+    Each job still runs on its one thread, so on its own float path. Three fast-preset runs on two cores took 110 s
+    all at once and 129 s two at a time (``benchmarks/parallel_runs.py``). Shares of several threads get no extra
+    process: processes that compute on several threads each and oversubscribe the cores wait on each other (README,
+    What it costs).
 
-    >>> processes_at_once(3, 2), processes_at_once(12, 2), processes_at_once(5, 2), processes_at_once(3, 2, threads=4)
+    >>> processes_at_once(3, 2, 1), processes_at_once(12, 2, 1), processes_at_once(7, 2, 1), processes_at_once(3, 2, 4)
     (3, 2, 3, 2)
     """
     return at_once + (n_jobs % at_once if n_jobs > at_once and threads == 1 else 0)
@@ -78,8 +81,8 @@ def optimiser_steps(config: ExperimentConfig, epochs: int | None = None) -> int 
 def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_once: int, name: Callable[[Job], str] = str,
                      progress: bool = True, description: str = "runs") -> list[Any]:
     """``[function(job) for job in jobs]``, ``at_once`` at a time in processes of their own, each on an equal share of
-    this process's threads, in order. Jobs that would be left to run alone at the end start with the first ones
-    instead (:func:`processes_at_once`), on the same share of threads.
+    this process's threads, in order. On one-thread shares, jobs that would be left to run alone at the end start
+    with the first ones instead (:func:`processes_at_once`), on their one thread.
 
     As one process would: the first failure starts no further job, the ones already running finish (what they wrote
     is kept), and the failure is raised as it was, with a note naming its job (several: an ``ExceptionGroup``). An
@@ -87,13 +90,14 @@ def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_onc
     its last checkpoint. ``function`` must be importable (a module's, not a notebook's): the processes are spawned,
     and a script that calls this at its top level needs ``if __name__ == "__main__":``.
     """
-    threads = max(1, torch.get_num_threads() // at_once)
-    slots = processes_at_once(len(jobs), at_once, threads)
+    share = torch.get_num_threads() // at_once
+    threads, slots = max(1, share), processes_at_once(len(jobs), at_once, share)  # a zero share gets no extra process
     waiting = list(enumerate(jobs))[::-1]  # popped from the end: in order
     running: dict[Future, int] = {}
     results: dict[int, Any] = {}
     failures: list[BaseException] = []
-    bar = tqdm(total=len(jobs), desc=f"{description} ({slots} at a time, {threads} thread{'s' * (threads > 1)} each)",
+    extra = f", {slots - at_once} more at first" if slots > at_once else ""
+    bar = tqdm(total=len(jobs), desc=f"{description} ({at_once} at a time{extra}, {threads} thread{'s' * (threads > 1)} each)",
                unit="job", disable=not progress)
     pool = ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn"),
                                initializer=torch.set_num_threads, initargs=(threads,))
@@ -102,6 +106,7 @@ def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_onc
             while waiting and len(running) < slots and not failures:
                 index, job = waiting.pop()
                 running[pool.submit(function, job)] = index
+            slots = at_once  # the extra processes' jobs start with the first ones only
             if not running:
                 break
             bar.set_postfix_str(", ".join(name(jobs[index]) for index in running.values()))
