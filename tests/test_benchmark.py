@@ -64,6 +64,7 @@ def test_the_parallel_runs_benchmark_times_each_setting_on_the_same_runs(smoke_d
     lines = run.stdout.splitlines()
     header = lines.index(next(line for line in lines if line.split()[:2] == ["at", "once"]))
     rows = [line.split() for line in lines[header + 1:header + 3]]
-    assert [row[:3] for row in rows] == [["1", "2", "2"], ["2", "1", "2"]]  # at once, threads each, runs
-    assert all(float(row[3]) > 0 for row in rows)
+    # at once, processes, threads each, runs
+    assert [row[:4] for row in rows] == [["1", "1", "2", "2"], ["2", "2", "1", "2"]]
+    assert all(float(row[4]) > 0 for row in rows)
     assert "test calls equal to the first setting's (another float path):" in run.stdout
