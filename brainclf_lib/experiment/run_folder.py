@@ -233,8 +233,9 @@ class Run:
         """
         state = self.best_state(device)
         config = ExperimentConfig.from_dict(state["config"])
-        model = build_model(config.arch, in_channels=len(config.contrasts), dropout=config.dropout)
-        model.load_state_dict(state["model"])
+        with torch.device("meta"):  # no random initialisation to overwrite: 0.4 s of r3d_18's 33 M weights
+            model = build_model(config.arch, in_channels=len(config.contrasts), dropout=config.dropout)
+        model.load_state_dict(state["model"], assign=True)  # strict: every tensor comes from the checkpoint
         return model.to(device).eval()
 
     # --- writing a run ----------------------------------------------------------------------------------------

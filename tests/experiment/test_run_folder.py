@@ -166,3 +166,16 @@ def test_a_figure_names_a_run_without_its_digest(tmp_path):
     run.folder.mkdir()
     config.to_json(run.path(Run.CONFIG))
     assert run.label == "mc3_18 pretrained, fold 2" and run.name.startswith("mc3_18_pretrained_fold2-")
+
+
+def test_loading_a_model_takes_every_weight_from_the_checkpoint_and_no_random_draw(tiny_config):
+    run = fit(tiny_config.replace(epochs=1), progress=False)
+    torch.manual_seed(0)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(0)
+    model = run.load_model()
+    assert torch.equal(torch.rand(3), expected_draw)  # built on the meta device: nothing initialised, then replaced
+    stored = run.best_state()["model"]
+    assert model.state_dict().keys() == stored.keys()
+    assert all(torch.equal(tensor, stored[name]) for name, tensor in model.state_dict().items())
+    assert not model.training and all(p.device.type == "cpu" and p.requires_grad for p in model.parameters())
