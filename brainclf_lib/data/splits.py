@@ -17,9 +17,6 @@ from ..errors import SplitLeakError
 from ..files import write_csv
 from ..paths import PathLike
 
-#: The test share of each of the ``holdout`` split's 7:3 splits.
-HOLDOUT_TEST_FRACTION = 0.3
-
 
 def kfold_splits(manifest: pd.DataFrame, n_folds: int = 3, seed: int = 0) -> pd.DataFrame:
     """Stratified k-fold cross-validation: a row per (fold, subject) with its role, ``train`` or ``test``."""
@@ -27,7 +24,7 @@ def kfold_splits(manifest: pd.DataFrame, n_folds: int = 3, seed: int = 0) -> pd.
     return _table(manifest, splitter.split(manifest["subject_id"], manifest["label"]))
 
 
-def holdout_splits(manifest: pd.DataFrame, n_splits: int = 3, test_size: float = HOLDOUT_TEST_FRACTION, seed: int = 0) -> pd.DataFrame:
+def holdout_splits(manifest: pd.DataFrame, n_splits: int = 3, test_size: float = 0.3, seed: int = 0) -> pd.DataFrame:
     """The paper's other reading: ``n_splits`` independent stratified 7:3 train/test splits."""
     splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size, random_state=seed)
     return _table(manifest, splitter.split(manifest["subject_id"], manifest["label"]))

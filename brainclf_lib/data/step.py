@@ -23,7 +23,6 @@ from .datasets import VolumeDataset, make_subjects
 from .prepare import MANIFEST, prepare, read_manifest
 from .shipped import install_shipped
 from .splits import (
-    HOLDOUT_TEST_FRACTION,
     fold_subjects,
     holdout_splits,
     kfold_splits,
@@ -142,4 +141,4 @@ def _make_splits(manifest: pd.DataFrame, config: ExperimentConfig) -> pd.DataFra
         return random_split_table(manifest, PUBLISHED_TEST_FRACTION, PUBLISHED_SPLIT_SEED)
     if split == "kfold":
         return kfold_splits(manifest, config.n_folds, config.seed)
-    return holdout_splits(manifest, config.n_folds, HOLDOUT_TEST_FRACTION, config.seed)
+    return holdout_splits(manifest, config.n_folds, 0.3, config.seed)

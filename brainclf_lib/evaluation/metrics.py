@@ -113,7 +113,8 @@ def bootstrap_ci(
 ) -> tuple[float, float, float]:
     """Point estimate and percentile bootstrap interval of ``metric`` over subjects (resampled with replacement).
 
-    ``metric`` is ``"macro_f1"``, ``"accuracy"`` or a function of ``(y_true, y_pred)``.
+    ``metric`` is ``"macro_f1"``, ``"accuracy"``, a class's F1 (:data:`CLASS_F1`), each scored on every resample at
+    once, or a function of ``(y_true, y_pred)``, called once a resample.
     """
     score = _METRICS[metric] if isinstance(metric, str) else metric
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -143,10 +144,28 @@ def mcnemar(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int])
     return {"a_right_b_wrong": table[0][1], "b_right_a_wrong": table[1][0], "p_value": float(test.pvalue)}
 
 
+def paired_bootstrap(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int], metric: str = "macro_f1",
+                     n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``metric`` of ``pred_b`` minus that of ``pred_a`` on the same subjects, with a percentile bootstrap interval:
+    each resample draws the subjects once, for both (the pairs stay together), the draws of :func:`bootstrap_ci`
+    for the same seed. Every resample is scored at once (:func:`row_scores`): 1,000 resamples in milliseconds, not
+    the 5 s of two scikit-learn calls each."""
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    indices = np.random.default_rng(seed).integers(0, y_true.size, size=(n_resamples, y_true.size))
+    scores = _resampled_scores(metric, y_true, pred_b, indices) - _resampled_scores(metric, y_true, pred_a, indices)
+    point = float(_METRICS[metric](y_true, pred_b) - _METRICS[metric](y_true, pred_a))
+    if np.isnan(scores).all():
+        return point, math.nan, math.nan
+    alpha = (1 - confidence) / 2
+    low, high = np.nanquantile(scores, [alpha, 1 - alpha])
+    return point, float(low), float(high)
+
+
 def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """``metric`` (``"macro_f1"`` or ``"accuracy"``) of each row of two ``(rows, subjects)`` arrays of class
-    indices, as scikit-learn computes it, from every row's confusion counts at once: macro F1 is the mean over the
-    classes whose F1 is defined (NaN when none is). A bootstrap's resamples, or a grid's runs, are the rows."""
+    """``metric`` (``"macro_f1"``, ``"accuracy"`` or one class's F1, ``"f1_<class>"``) of each row of two
+    ``(rows, subjects)`` arrays of class indices, as scikit-learn computes it, from every row's confusion counts at
+    once: macro F1 is the mean over the classes whose F1 is defined (NaN when none is); a class's F1 is NaN in a row
+    that neither holds nor calls it. A bootstrap's resamples, or a grid's runs, are the rows."""
     y_true, y_pred = np.atleast_2d(y_true), np.atleast_2d(y_pred)
     k, rows = len(CLASSES), len(y_pred)
     cells = (y_true * k + y_pred) + (np.arange(rows) * k * k)[:, None]
@@ -157,6 +176,8 @@ def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarra
     denominator = counts.sum(1) + counts.sum(2)  # 2 TP + FP + FN
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
+    if metric in CLASS_F1:
+        return f1[:, CLASSES.index(metric.removeprefix("f1_"))]
     defined = ~np.isnan(f1)
     return np.where(defined.any(1), np.nansum(f1, 1) / np.maximum(defined.sum(1), 1), np.nan)
 
@@ -188,7 +209,18 @@ def _float(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _class_f1(index: int) -> Callable[[np.ndarray, np.ndarray], float]:
+    def score(y: np.ndarray, p: np.ndarray) -> float:
+        if not ((y == index).any() or (p == index).any()):
+            return float("nan")  # a resample without the class says nothing about its F1
+        return float(f1_score(y, p, labels=[index], average="macro", zero_division=0))
+    return score
+
+
+#: Each class's F1 as a metric of :func:`bootstrap_ci` and :func:`row_scores`: ``f1_Healthy``, ``f1_LGG``, ``f1_HGG``.
+CLASS_F1: tuple[str, ...] = tuple(f"f1_{name}" for name in CLASSES)
 _METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "macro_f1": lambda t, p: f1_score(t, p, labels=list(range(len(CLASSES))), average="macro", zero_division=np.nan),
     "accuracy": accuracy_score,
+    **{name: _class_f1(index) for index, name in enumerate(CLASS_F1)},
 }

@@ -32,7 +32,7 @@ from ..files import load_torch
 from ..models.architectures import build_model
 from ..models.pretrained import is_transferred
 from ..paths import PathLike, resolve
-from .metrics import bootstrap_ci, mcnemar
+from .metrics import mcnemar, paired_bootstrap
 
 #: Below this p-value, and with a bootstrap interval of the difference that excludes 0, a difference is called.
 ALPHA = 0.05
@@ -211,11 +211,7 @@ def _paired_bootstrap(truth: np.ndarray, calls: dict[str, np.ndarray], n_resampl
                       seed: int) -> tuple[float, float, float]:
     """Macro F1 of the pre-trained run minus the scratch run's, with :func:`bootstrap_ci`'s percentile interval: each
     resample draws subjects once, for both runs (resampling subject indices keeps the pairs)."""
-    def difference(index: np.ndarray, _: np.ndarray) -> float:
-        return _macro_f1(truth[index], calls["pretrained"][index]) - _macro_f1(truth[index], calls["scratch"][index])
-
-    subjects = np.arange(len(truth))
-    return bootstrap_ci(subjects, subjects, difference, n_resamples=n_resamples, seed=seed)
+    return paired_bootstrap(truth, calls["scratch"], calls["pretrained"], "macro_f1", n_resamples, seed=seed)
 
 
 def _macro_f1(truth: np.ndarray, calls: np.ndarray) -> float:

@@ -22,11 +22,9 @@ from typing import Any, TypeVar
 import torch
 from tqdm.auto import tqdm
 
-from ..data.splits import HOLDOUT_TEST_FRACTION
 from ..data.step import prepare_data, splits_path
 from ..experiment.config import ExperimentConfig
 from ..experiment.device import pick_device
-from ..experiment.protocols import PUBLISHED_TEST_FRACTION, protocol_plan
 from ..experiment.run_folder import Run
 from .loop import fit
 
@@ -78,25 +76,6 @@ def optimiser_steps(config: ExperimentConfig, epochs: int | None = None) -> int 
     if config.max_steps_per_epoch is None:
         return None
     return (config.epochs if epochs is None else epochs) * config.max_steps_per_epoch
-
-
-def expected_work(config: ExperimentConfig) -> float:
-    """A run's work, in volumes passed through its model per subject of the cohort (a training step's backward pass
-    counted as two forward ones): its training subjects every epoch, its validation subset, and its test fold where
-    its protocol predicts it after every epoch. :func:`fit_many` starts the most work first, so that no long run
-    starts last while the others end: 08's four protocol runs (43 to 100 s on one thread) end after 143 s instead
-    of 162 s, two at a time. Only an order: equal works keep theirs, and an architecture's speed is not counted.
-
-    >>> from brainclf_lib.experiment.config import make_config
-    >>> runs = [make_config("fast", deviations=(name,)) for name in ("augmented_test", "last_epoch", "accumulated_confusion")]
-    >>> [round(expected_work(config), 2) for config in [*runs, make_config("fast", protocol="published-code")]]
-    [8.33, 10.0, 10.0, 2.81]
-    """
-    plan = protocol_plan(config)
-    test = {"random": PUBLISHED_TEST_FRACTION, "holdout": HOLDOUT_TEST_FRACTION}.get(plan.split, 1 / config.n_folds)
-    train, validation = (1 - test) * (1 - plan.val_fraction), (1 - test) * plan.val_fraction
-    per_epoch = 3 * train * (plan.resize_factor or 1) ** 3 + validation + test * plan.test_every_epoch
-    return config.epochs * per_epoch
 
 
 def map_in_processes(function: Callable[[Job], Any], jobs: Sequence[Job], at_once: int, name: Callable[[Job], str] = str,
@@ -186,7 +165,6 @@ def fit_many(configs: Iterable[ExperimentConfig], at_once: int | None = None, pr
     else:
         for config in {splits_path(config): config for config in todo}.values():
             prepare_data(config, verbose=progress)  # here, once: no two processes write the same cohort or splits
-        todo.sort(key=expected_work, reverse=True)  # the longest first (stable: equal works keep their order)
         map_in_processes(_fit_quietly, todo, at_once, name=lambda config: Run.of(config).name, progress=progress)
     return runs
 

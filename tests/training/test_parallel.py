@@ -8,14 +8,7 @@ import torch
 
 from brainclf_lib.experiment.run_folder import Run
 from brainclf_lib.training.loop import fit
-from brainclf_lib.training.parallel import (
-    expected_work,
-    fit_many,
-    jobs_at_once,
-    map_in_processes,
-    processes_at_once,
-    runs_at_once,
-)
+from brainclf_lib.training.parallel import fit_many, jobs_at_once, map_in_processes, processes_at_once, runs_at_once
 
 
 @pytest.fixture()
@@ -69,18 +62,6 @@ def test_a_job_that_would_run_alone_at_the_end_starts_with_the_first_ones(two_th
         meeting = manager.Barrier(3, timeout=120)  # broken unless the three jobs are running at the same time
         threads = map_in_processes(_meet, [meeting] * 3, at_once=2, name=lambda _: "meeting", progress=False)
     assert threads == [1, 1, 1]  # each on its share of two threads, as two at a time would have it: its float path
-
-
-def test_the_runs_of_most_work_start_first_and_come_back_in_the_order_asked(tiny_config, two_threads, monkeypatch):
-    started = []
-    monkeypatch.setattr("brainclf_lib.training.parallel.map_in_processes",
-                        lambda function, jobs, *a, **k: started.extend(jobs))
-    configs = [tiny_config.replace(epochs=2, protocol="published-code"), tiny_config.replace(epochs=2),
-               tiny_config.replace(epochs=2, deviations=("accumulated_confusion",)), tiny_config.replace(epochs=3)]
-    runs = fit_many(configs, at_once=2, progress=False)
-    assert [run.folder for run in runs] == [Run.of(config).folder for config in configs]
-    assert started == [configs[3], configs[2], configs[1], configs[0]]  # 3 epochs; the test fold every epoch; ...
-    assert expected_work(configs[2]) > expected_work(configs[1]) > expected_work(configs[0])
 
 
 def test_one_thread_means_one_run_at_a_time():
