@@ -149,8 +149,12 @@ def paired_bootstrap(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Seque
     """``metric`` of ``pred_b`` minus that of ``pred_a`` on the same subjects, with a percentile bootstrap interval:
     each resample draws the subjects once, for both (the pairs stay together), the draws of :func:`bootstrap_ci`
     for the same seed. Every resample is scored at once (:func:`row_scores`): 1,000 resamples in milliseconds, not
-    the 5 s of two scikit-learn calls each."""
+    the 5 s of two scikit-learn calls each. A resample on which either run's metric is undefined (a class's F1,
+    when the resample neither holds nor calls the class) is left out of the interval."""
     y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    if not y_true.shape == pred_a.shape == pred_b.shape:
+        raise ValueError(f"A paired bootstrap needs both runs' calls on the same subjects: {y_true.size} labels, "
+                         f"{pred_a.size} and {pred_b.size} calls")
     indices = np.random.default_rng(seed).integers(0, y_true.size, size=(n_resamples, y_true.size))
     scores = _resampled_scores(metric, y_true, pred_b, indices) - _resampled_scores(metric, y_true, pred_a, indices)
     point = float(_METRICS[metric](y_true, pred_b) - _METRICS[metric](y_true, pred_a))

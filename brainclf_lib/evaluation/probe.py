@@ -209,8 +209,8 @@ def _paired_calls(scratch: Run, pretrained: Run) -> tuple[np.ndarray, dict[str, 
 
 def _paired_bootstrap(truth: np.ndarray, calls: dict[str, np.ndarray], n_resamples: int,
                       seed: int) -> tuple[float, float, float]:
-    """Macro F1 of the pre-trained run minus the scratch run's, with :func:`bootstrap_ci`'s percentile interval: each
-    resample draws subjects once, for both runs (resampling subject indices keeps the pairs)."""
+    """Macro F1 of the pre-trained run minus the scratch run's, with :func:`~.metrics.paired_bootstrap`'s percentile
+    interval: each resample draws subjects once, for both runs (the pairs stay together)."""
     return paired_bootstrap(truth, calls["scratch"], calls["pretrained"], "macro_f1", n_resamples, seed=seed)
 
 

@@ -233,9 +233,11 @@ class Run:
         """
         state = self.best_state(device)
         config = ExperimentConfig.from_dict(state["config"])
-        with torch.device("meta"):  # no random initialisation to overwrite: 0.4 s of r3d_18's 33 M weights
+        with torch.device("meta"):  # no random initialisation to overwrite: 0.5 s of r3d_18's 33 M weights
             model = build_model(config.arch, in_channels=len(config.contrasts), dropout=config.dropout)
-        model.load_state_dict(state["model"], assign=True)  # strict: every tensor comes from the checkpoint
+        # strict: every tensor comes from the checkpoint; contiguous, as a fresh model's are, whatever layout trained
+        # (channels_last_3d on CUDA), so that evaluation takes the float path it took before the meta device
+        model.load_state_dict({name: tensor.contiguous() for name, tensor in state["model"].items()}, assign=True)
         return model.to(device).eval()
 
     # --- writing a run ----------------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ def test_the_paired_bootstrap_scores_both_runs_on_the_same_resamples():
         loop = bootstrap_ci(subjects, subjects, difference, n_resamples=300, seed=n)
         assert np.allclose(paired_bootstrap(truth, a, b, n_resamples=300, seed=n), loop), n
     assert paired_bootstrap(truth, a, a)[0] == 0.0
+    with pytest.raises(ValueError, match="same subjects: 48 labels, 48 and 47 calls"):
+        paired_bootstrap(truth, a, b[:-1])
 
 
 def test_row_scores_equal_scikit_learn_on_every_row():

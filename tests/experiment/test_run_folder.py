@@ -179,3 +179,8 @@ def test_loading_a_model_takes_every_weight_from_the_checkpoint_and_no_random_dr
     assert model.state_dict().keys() == stored.keys()
     assert all(torch.equal(tensor, stored[name]) for name, tensor in model.state_dict().items())
     assert not model.training and all(p.device.type == "cpu" and p.requires_grad for p in model.parameters())
+    checkpoint = run.best_state()  # as CUDA training saves it: channels_last_3d weights
+    checkpoint["model"] = {name: t.to(memory_format=torch.channels_last_3d) if t.dim() == 5 else t
+                           for name, t in checkpoint["model"].items()}
+    torch.save(checkpoint, run.path(Run.BEST))
+    assert all(tensor.is_contiguous() for tensor in run.load_model().state_dict().values())  # as a fresh model's
