@@ -24,7 +24,7 @@ from ..experiment.config import ExperimentConfig
 from ..experiment.device import amp_dtype, pick_device
 from ..experiment.run_folder import Run
 from ..paths import PathLike, resolve
-from .metrics import bootstrap_ci, classification_metrics, row_scores
+from .metrics import bootstrap_ci, classification_metrics, paired_bootstrap, row_scores
 from .scoring import predict_subjects
 
 #: What :func:`arm_comparisons` returns, even when a partial grid leaves nothing to compare.
@@ -146,12 +146,7 @@ def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0)
         if not len(folds):  # a partial grid: an arm missing, or no fold both have finished
             continue
         a, b = arms[first].loc[folds].to_numpy(), arms[second].loc[folds].to_numpy()
-
-        def difference(index: np.ndarray, _: np.ndarray, a: np.ndarray = a, b: np.ndarray = b) -> float:
-            return _mean_macro_f1(truth[index], b[:, index]) - _mean_macro_f1(truth[index], a[:, index])
-
-        subjects = np.arange(truth.size)
-        point, low, high = bootstrap_ci(subjects, subjects, difference, n_resamples=n_resamples, seed=seed)
+        point, low, high = paired_bootstrap(truth, a, b, "macro_f1", n_resamples, seed=seed)
         rows.append({"A": " ".join(first), "B": " ".join(second), "folds": len(folds), "subjects": int(truth.size),
                      "A macro F1": _mean_macro_f1(truth, a), "B macro F1": _mean_macro_f1(truth, b),
                      "B - A": point, "95% CI": (round(low, 3), round(high, 3)),

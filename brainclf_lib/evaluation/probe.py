@@ -184,7 +184,8 @@ def pretraining_verdicts(pairs: Mapping[str, tuple[Run, Run]], n_resamples: int 
     rows = []
     for name, (scratch, pretrained) in pairs.items():
         truth, calls = _paired_calls(scratch, pretrained)
-        difference, low, high = _paired_bootstrap(truth, calls, n_resamples, seed)
+        difference, low, high = paired_bootstrap(truth, calls["scratch"], calls["pretrained"], "macro_f1", n_resamples,
+                                                 seed=seed)
         test = mcnemar(truth, calls["scratch"], calls["pretrained"])
         called = test["p_value"] < ALPHA and (low > 0 or high < 0)
         rows.append({"arch": name, "subjects": len(truth), "scratch macro F1": _macro_f1(truth, calls["scratch"]),
@@ -205,13 +206,6 @@ def _paired_calls(scratch: Run, pretrained: Run) -> tuple[np.ndarray, dict[str, 
     truth = first["label"].map(CLASS_TO_INDEX).to_numpy()
     return truth, {"scratch": first["pred"].map(CLASS_TO_INDEX).to_numpy(),
                    "pretrained": second["pred"].map(CLASS_TO_INDEX).to_numpy()}
-
-
-def _paired_bootstrap(truth: np.ndarray, calls: dict[str, np.ndarray], n_resamples: int,
-                      seed: int) -> tuple[float, float, float]:
-    """Macro F1 of the pre-trained run minus the scratch run's, with :func:`~.metrics.paired_bootstrap`'s percentile
-    interval: each resample draws subjects once, for both runs (the pairs stay together)."""
-    return paired_bootstrap(truth, calls["scratch"], calls["pretrained"], "macro_f1", n_resamples, seed=seed)
 
 
 def _macro_f1(truth: np.ndarray, calls: np.ndarray) -> float:
