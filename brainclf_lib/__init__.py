@@ -7,7 +7,7 @@ the axial slice axis (:mod:`brainclf_lib.conventions`). Each folder uses only th
 - ``models/``: the three video ResNets and the weights they start from;
 - ``experiment/``: a config, the protocol plan its deviations decide, its run folder, its device;
 - ``data/``: scans to one fold's volumes (discovery, preprocessing, splits, transforms, ``synthetic/``);
-- ``evaluation/``: metrics, a run's evaluation, prediction, Grad-CAM, the histogram baseline;
+- ``evaluation/``: metrics, a run's evaluation, prediction, Grad-CAM, counterfactual lesions, the histogram baseline;
 - ``training/``: the loss, the optimiser step, the epoch loop, the epoch choice, the source task, step timing;
 - ``replication/``: the grid, the protocols compared, the calibration, the paper's reported figures;
 - ``course/``: exercises, expected figures and their measurement, the notebook runner, the site, figures.
@@ -35,6 +35,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ".evaluation.baseline": ("histogram_baseline", "histogram_features"),
     ".evaluation.explain": ("attention_in_mask", "attention_summary", "grad_cam", "load_mask", "tumour_attention", "tumour_cases",
                             "upsample_to_input"),
+    ".evaluation.counterfactual": ("LESIONS", "counterfactual_calls", "counterfactual_summary", "lesion_sites",
+                                   "paint_lesion"),
     ".evaluation.common_test": ("arm_comparisons", "arm_means", "common_test_metrics", "common_test_set", "score_runs"),
     ".evaluation.external": ("validate_runs", "validation_summary"),
     ".evaluation.inference": ("Predictor", "preprocess_scan", "scan_settings"),

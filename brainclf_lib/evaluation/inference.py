@@ -29,6 +29,8 @@ from ..paths import PathLike
 class Predictor:
     """A run's best model and preprocessing, loaded once for many scans.
 
+    Taught in ``09_real_scans``, whose counterfactual asks every run about painted brains.
+
     Args:
         run: a :class:`~brainclf_lib.experiment.run_folder.Run`, its folder, or the folder's best checkpoint.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -50,17 +52,26 @@ class Predictor:
         image, skull = preprocess_scan(scan, self.settings, skull_strip)
         return {"scan": str(scan), **self.classify(image), **skull.as_fields()}
 
-    @torch.no_grad()
     def classify(self, image: tio.ScalarImage) -> dict[str, Any]:
         """``{"label", "probabilities"}`` for one volume already preprocessed by :func:`preprocess_scan` with this
         run's :attr:`settings` (a grid's runs share them, so ``validate`` preprocesses each scan once)."""
+        return self.classify_many([image])[0]
+
+    @torch.no_grad()
+    def classify_many(self, images: list[tio.ScalarImage], batch_size: int = 16) -> list[dict[str, Any]]:
+        """:meth:`classify` for many volumes, ``batch_size`` to a forward pass: on a CPU a pass of 16 small volumes
+        costs little more than a pass of one (``09``'s counterfactual asks each run about 30 brains)."""
         if self.transform is not None:  # what the run's protocol did to every evaluated volume (published code)
-            image = self.transform(tio.Subject(image=image))["image"]
-        batch = slice_axis_first(image.data.float())[None].to(self.device)
-        with autocast(self.device, amp_dtype(self.config.amp, self.device)):
-            probabilities = torch.softmax(self.model(batch).float(), dim=1)[0].cpu()
-        return {"label": CLASSES[int(probabilities.argmax())],
-                "probabilities": {name: round(float(p), 6) for name, p in zip(CLASSES, probabilities, strict=False)}}
+            images = [self.transform(tio.Subject(image=image))["image"] for image in images]
+        calls = []
+        for start in range(0, len(images), batch_size):
+            batch = torch.stack([slice_axis_first(image.data.float()) for image in images[start:start + batch_size]])
+            with autocast(self.device, amp_dtype(self.config.amp, self.device)):
+                probabilities = torch.softmax(self.model(batch.to(self.device)).float(), dim=1).cpu()
+            calls += [{"label": CLASSES[int(p.argmax())],
+                       "probabilities": {name: round(float(v), 6) for name, v in zip(CLASSES, p, strict=False)}}
+                      for p in probabilities]
+        return calls
 
 
 def scan_settings(config: ExperimentConfig) -> PreprocessSettings:
