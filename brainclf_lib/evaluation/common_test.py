@@ -172,6 +172,7 @@ def _indices(labels: Sequence[str] | pd.Series) -> np.ndarray:
 
 
 def _mean_macro_f1(truth: np.ndarray, calls: np.ndarray) -> float:
-    """The mean over runs (rows of ``calls``) of macro F1: a comparison asks for it 2,000 times a run."""
+    """The mean over runs (rows of ``calls``) of macro F1: an arm's figure, as :func:`~.metrics.paired_bootstrap`
+    scores it on each resample."""
     calls = np.atleast_2d(calls)
     return float(np.mean(row_scores("macro_f1", np.broadcast_to(truth, calls.shape), calls)))

@@ -8,6 +8,7 @@ healthy training scans were; a stripped one is left alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,11 @@ class Predictor:
         return self.classify_many([image])[0]
 
     @torch.no_grad()
-    def classify_many(self, images: list[tio.ScalarImage], batch_size: int = 16) -> list[dict[str, Any]]:
-        """:meth:`classify` for many volumes, ``batch_size`` to a forward pass: on a CPU a pass of 16 small volumes
-        costs little more than a pass of one (``09``'s counterfactual asks each run about 30 brains)."""
+    def classify_many(self, images: Sequence[tio.ScalarImage], batch_size: int = 16) -> list[dict[str, Any]]:
+        """:meth:`classify` for many volumes of one shape (:func:`preprocess_scan` crops or pads every scan to the
+        run's), ``batch_size`` to a forward pass: on a CPU a pass of 16 small volumes costs little more than a pass of
+        one (``09``'s counterfactual asks each run about 30 brains). The calls are :meth:`classify`'s up to float
+        rounding, which a batch's kernels may change in the last bits."""
         if self.transform is not None:  # what the run's protocol did to every evaluated volume (published code)
             images = [self.transform(tio.Subject(image=image))["image"] for image in images]
         calls = []

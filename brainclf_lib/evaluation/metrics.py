@@ -153,7 +153,8 @@ def paired_bootstrap(y_true: Sequence[int], pred_a: Sequence[int] | np.ndarray, 
     scored by the mean of its runs' metric, each resample drawing the same subjects for every run of both arms.
     """
     y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
-    if not (y_true.ndim == 1 and pred_a.ndim <= 2 and pred_b.ndim <= 2 and y_true.size == pred_a.shape[-1] == pred_b.shape[-1]):
+    shapes_fit = all(p.ndim in (1, 2) and p.size and p.shape[-1] == y_true.size for p in (pred_a, pred_b))
+    if not (y_true.ndim == 1 and y_true.size and shapes_fit):
         raise ValueError(f"A paired bootstrap needs both runs' calls on the same subjects: {y_true.size} labels, "
                          f"calls of shape {pred_a.shape} and {pred_b.shape}")
     indices = np.random.default_rng(seed).integers(0, y_true.size, size=(n_resamples, y_true.size))
@@ -204,9 +205,10 @@ def _resampled_mean(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices
     if y_pred.ndim == 1:
         return _resampled_scores(metric, y_true, y_pred, indices)
     runs, resamples = len(y_pred), len(indices)
-    calls = y_pred[:, indices].reshape(runs * resamples, -1)
-    truth = np.broadcast_to(y_true[indices], (runs, *indices.shape)).reshape(runs * resamples, -1)
-    return row_scores(metric, truth, calls).reshape(runs, resamples).mean(axis=0)
+    calls = y_pred[:, indices].transpose(1, 0, 2).reshape(resamples * runs, -1)  # a resample's runs side by side
+    truth = np.repeat(y_true[indices], runs, axis=0)
+    # the mean along contiguous rows sums as np.mean of each resample's runs would (pairwise beyond 8 runs)
+    return row_scores(metric, truth, calls).reshape(resamples, runs).mean(axis=1)
 
 
 def _mean_score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -39,6 +39,9 @@ def test_a_dark_lesion_darkens_its_sphere_a_ring_brightens_its_rim_and_nothing_e
     assert image.data[0][centre].item() == pytest.approx(0.6)  # the input is not painted in place
     with pytest.raises(ValueError, match="valid lesions are dark, ring"):
         paint_lesion(image, "cyst", centre)
+    for outside in ((0, 0, 0), (12, 14, 20), (12, 14)):  # background, beyond the volume, not a voxel
+        with pytest.raises(ValueError, match="must be a voxel of the brain"):
+            paint_lesion(image, "dark", outside)
 
 
 def test_lesion_sites_lie_deep_in_the_brain():
@@ -49,6 +52,11 @@ def test_lesion_sites_lie_deep_in_the_brain():
     assert sites == lesion_sites(image, 5, radius_mm=12.0, seed=1)  # the same painted brains for every run
     for i, j, k in sites:  # 12 mm (3 voxels) of brain on every side
         assert brain[i - 3:i + 4, j, k].all() and brain[i, j - 3:j + 4, k].all() and brain[i, j, k - 3:k + 4].all()
+    cropped = tio.ScalarImage(tensor=torch.full((1, 12, 12, 12), 0.5), affine=np.diag([SPACING] * 3 + [1.0]))
+    for site in lesion_sites(cropped, 20, radius_mm=12.0):  # a brain cut by the crop ends at the volume's faces
+        assert all(2 <= v <= 9 for v in site), site  # 3 voxels (12 mm) from the first voxel beyond a face
+    with pytest.raises(ValueError, match="No brain"):
+        lesion_sites(tio.ScalarImage(tensor=torch.zeros((1, 4, 4, 4))), 1)
 
 
 class _Stub:
@@ -80,6 +88,9 @@ def test_the_counterfactual_tells_a_model_that_reads_lesions_from_one_that_does_
     assert reader.loc["ring", "called HGG"] == 1
     shortcut = counterfactual_summary(calls[calls["run"] == "shortcut"])
     assert (shortcut["called Healthy"] == 1).all() and list(shortcut.index) == ["none", "dark", "ring"]
+    assert list(counterfactual_summary(calls[calls["lesion"] != "ring"]).index) == ["none", "dark"]
+    with pytest.raises(ValueError, match="at least one healthy brain"):
+        counterfactual_calls({"reader": _Stub(True)}, {})
 
 
 def test_classifying_many_volumes_at_once_gives_each_one_its_own_call(tiny_config):
