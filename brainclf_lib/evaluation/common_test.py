@@ -24,7 +24,7 @@ from ..experiment.config import ExperimentConfig
 from ..experiment.device import amp_dtype, pick_device
 from ..experiment.run_folder import Run
 from ..paths import PathLike, resolve
-from .metrics import bootstrap_ci, classification_metrics, paired_bootstrap, row_scores
+from .metrics import arm_score, bootstrap_ci, classification_metrics, paired_bootstrap
 from .scoring import predict_subjects
 
 #: What :func:`arm_comparisons` returns, even when a partial grid leaves nothing to compare.
@@ -148,7 +148,7 @@ def arm_comparisons(calls: pd.DataFrame, n_resamples: int = 1000, seed: int = 0)
         a, b = arms[first].loc[folds].to_numpy(), arms[second].loc[folds].to_numpy()
         point, low, high = paired_bootstrap(truth, a, b, "macro_f1", n_resamples, seed=seed)
         rows.append({"A": " ".join(first), "B": " ".join(second), "folds": len(folds), "subjects": int(truth.size),
-                     "A macro F1": _mean_macro_f1(truth, a), "B macro F1": _mean_macro_f1(truth, b),
+                     "A macro F1": arm_score("macro_f1", truth, a), "B macro F1": arm_score("macro_f1", truth, b),
                      "B - A": point, "95% CI": (round(low, 3), round(high, 3)),
                      "calls that differ": int((a != b).sum()),
                      "better": " ".join(second) if low > 0 else " ".join(first) if high < 0 else "undecided"})
@@ -169,10 +169,3 @@ def _truth(calls: pd.DataFrame) -> np.ndarray:
 
 def _indices(labels: Sequence[str] | pd.Series) -> np.ndarray:
     return pd.Series(labels).map(CLASS_TO_INDEX).to_numpy()
-
-
-def _mean_macro_f1(truth: np.ndarray, calls: np.ndarray) -> float:
-    """The mean over runs (rows of ``calls``) of macro F1: an arm's figure, as :func:`~.metrics.paired_bootstrap`
-    scores it on each resample."""
-    calls = np.atleast_2d(calls)
-    return float(np.mean(row_scores("macro_f1", np.broadcast_to(truth, calls.shape), calls)))

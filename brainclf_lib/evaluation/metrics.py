@@ -159,7 +159,7 @@ def paired_bootstrap(y_true: Sequence[int], pred_a: Sequence[int] | np.ndarray, 
                          f"calls of shape {pred_a.shape} and {pred_b.shape}")
     indices = np.random.default_rng(seed).integers(0, y_true.size, size=(n_resamples, y_true.size))
     scores = _resampled_mean(metric, y_true, pred_b, indices) - _resampled_mean(metric, y_true, pred_a, indices)
-    return _interval(_mean_score(metric, y_true, pred_b) - _mean_score(metric, y_true, pred_a), scores, confidence)
+    return _interval(arm_score(metric, y_true, pred_b) - arm_score(metric, y_true, pred_a), scores, confidence)
 
 
 def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -181,6 +181,21 @@ def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarra
         return f1[:, CLASSES.index(metric.removeprefix("f1_"))]
     defined = ~np.isnan(f1)
     return np.where(defined.any(1), np.nansum(f1, 1) / np.maximum(defined.sum(1), 1), np.nan)
+
+
+def arm_score(metric: str, y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray) -> float:
+    """An arm's figure, as :func:`paired_bootstrap` scores it: ``metric`` of one run's calls, or the mean of it over
+    several runs' (the rows of a ``(runs, subjects)`` array), each run scored on its own.
+
+    Args:
+        metric: a name :func:`row_scores` knows (``"macro_f1"``, ``"accuracy"``, ``"f1_<class>"``).
+        y_true: the subjects' class indices.
+        y_pred: one run's class indices, or several runs' as rows.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_pred.ndim == 1:
+        return float(_METRICS[metric](y_true, y_pred))
+    return float(np.mean(row_scores(metric, np.broadcast_to(y_true, y_pred.shape), y_pred)))
 
 
 def _specificity(counts: np.ndarray) -> np.ndarray:
@@ -209,13 +224,6 @@ def _resampled_mean(metric: str, y_true: np.ndarray, y_pred: np.ndarray, indices
     truth = np.repeat(y_true[indices], runs, axis=0)
     # the mean along contiguous rows sums as np.mean of each resample's runs would (pairwise beyond 8 runs)
     return row_scores(metric, truth, calls).reshape(resamples, runs).mean(axis=1)
-
-
-def _mean_score(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """``metric`` of one run's calls, or the mean over several runs' (rows of ``y_pred``)."""
-    if y_pred.ndim == 1:
-        return float(_METRICS[metric](y_true, y_pred))
-    return float(np.mean(row_scores(metric, np.broadcast_to(y_true, y_pred.shape), y_pred)))
 
 
 def _interval(point: float, scores: np.ndarray, confidence: float) -> tuple[float, float, float]:

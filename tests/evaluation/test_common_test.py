@@ -6,14 +6,13 @@ from brainclf_lib.conventions import CLASSES
 from brainclf_lib.data.source import source_cohort_config
 from brainclf_lib.data.step import load_fold, prepare_data
 from brainclf_lib.evaluation.common_test import (
-    _mean_macro_f1,
     arm_comparisons,
     arm_means,
     common_test_config,
     common_test_metrics,
     score_runs,
 )
-from brainclf_lib.evaluation.metrics import classification_metrics
+from brainclf_lib.evaluation.metrics import arm_score, classification_metrics
 from brainclf_lib.experiment.config import ExperimentConfig, make_config
 from brainclf_lib.replication.replicate import collect_runs
 from brainclf_lib.training.loop import fit
@@ -64,11 +63,13 @@ def test_every_pair_the_paper_asks_about_is_compared():
     assert set(table["A"].str.split().str[1] == table["B"].str.split().str[1]) == {True, False}
 
 
-def test_the_fast_macro_f1_is_the_librarys():
+def test_an_arms_figure_is_the_mean_of_its_runs_macro_f1():
     rng = np.random.default_rng(1)
     for _ in range(20):
-        truth, pred = rng.integers(0, 3, 30), rng.integers(0, 3, 30)
-        assert _mean_macro_f1(truth, pred[None]) == pytest.approx(classification_metrics(truth, pred)["macro_f1"])
+        truth, calls = rng.integers(0, 3, 30), rng.integers(0, 3, (3, 30))
+        each = [classification_metrics(truth, run)["macro_f1"] for run in calls]
+        assert arm_score("macro_f1", truth, calls[:1]) == pytest.approx(each[0])
+        assert arm_score("macro_f1", truth, calls) == pytest.approx(np.mean(each))
 
 
 def test_every_run_is_scored_on_every_subject_of_the_common_set(prepared, tmp_path):
