@@ -6,6 +6,7 @@ from sklearn.metrics import f1_score
 
 from brainclf_lib.evaluation.metrics import (
     aggregate_folds,
+    arm_score,
     bootstrap_ci,
     classification_metrics,
     mcnemar,
@@ -146,3 +147,10 @@ def test_the_per_class_table_counts_subjects_as_whole_numbers():
     table = metrics_table(classification_metrics([0, 0, 1, 2, 2], [0, 1, 1, 2, 0]))
     assert table["support"].tolist() == [2, 1, 2] and table["support"].dtype.kind == "i"
     assert table.loc["Healthy", "recall"] == 0.5
+
+
+@pytest.mark.parametrize("score", [row_scores, arm_score])
+def test_an_unknown_metric_is_refused_not_scored_as_macro_f1(score):
+    truth, calls = np.array([0, 1, 2, 1]), np.array([[0, 1, 2, 2], [0, 0, 2, 1]])
+    with pytest.raises(ValueError, match="Unknown metric 'f1_macro'.*macro_f1"):
+        score("f1_macro", truth, calls)
