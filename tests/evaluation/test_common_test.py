@@ -12,7 +12,6 @@ from brainclf_lib.evaluation.common_test import (
     common_test_metrics,
     score_runs,
 )
-from brainclf_lib.evaluation.metrics import arm_score, classification_metrics
 from brainclf_lib.experiment.config import ExperimentConfig, make_config
 from brainclf_lib.replication.replicate import collect_runs
 from brainclf_lib.training.loop import fit
@@ -61,15 +60,6 @@ def test_every_pair_the_paper_asks_about_is_compared():
     table = arm_comparisons(_calls(arms), n_resamples=50)
     assert len(table) == 3 + 2 * 3  # pre-training for each architecture, each two architectures at each init
     assert set(table["A"].str.split().str[1] == table["B"].str.split().str[1]) == {True, False}
-
-
-def test_an_arms_figure_is_the_mean_of_its_runs_macro_f1():
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        truth, calls = rng.integers(0, 3, 30), rng.integers(0, 3, (3, 30))
-        each = [classification_metrics(truth, run)["macro_f1"] for run in calls]
-        assert arm_score("macro_f1", truth, calls[:1]) == pytest.approx(each[0])
-        assert arm_score("macro_f1", truth, calls) == pytest.approx(np.mean(each))
 
 
 def test_every_run_is_scored_on_every_subject_of_the_common_set(prepared, tmp_path):

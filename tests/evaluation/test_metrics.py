@@ -154,3 +154,12 @@ def test_an_unknown_metric_is_refused_not_scored_as_macro_f1(score):
     truth, calls = np.array([0, 1, 2, 1]), np.array([[0, 1, 2, 2], [0, 0, 2, 1]])
     with pytest.raises(ValueError, match="Unknown metric 'f1_macro'.*macro_f1"):
         score("f1_macro", truth, calls)
+
+
+def test_an_arms_figure_is_the_mean_of_its_runs_macro_f1():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        truth, calls = rng.integers(0, 3, 30), rng.integers(0, 3, (3, 30))
+        each = [classification_metrics(truth, run)["macro_f1"] for run in calls]
+        assert arm_score("macro_f1", truth, calls[:1]) == pytest.approx(each[0])
+        assert arm_score("macro_f1", truth, calls) == pytest.approx(np.mean(each))
