@@ -116,7 +116,7 @@ def bootstrap_ci(
     ``metric`` is ``"macro_f1"``, ``"accuracy"``, a class's F1 (:data:`CLASS_F1`), each scored on every resample at
     once, or a function of ``(y_true, y_pred)``, called once a resample.
     """
-    score = _METRICS[metric] if isinstance(metric, str) else metric
+    score = _metric(metric) if isinstance(metric, str) else metric
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     rng = np.random.default_rng(seed)
     indices = rng.integers(0, y_true.size, size=(n_resamples, y_true.size))
@@ -167,8 +167,7 @@ def row_scores(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarra
     ``(rows, subjects)`` arrays of class indices, as scikit-learn computes it, from every row's confusion counts at
     once: macro F1 is the mean over the classes whose F1 is defined (NaN when none is); a class's F1 is NaN in a row
     that neither holds nor calls it. A bootstrap's resamples, or a grid's runs, are the rows."""
-    if metric not in _METRICS:  # any other name would be scored as macro F1 below
-        raise ValueError(f"Unknown metric {metric!r}; valid ones are {', '.join(_METRICS)}")
+    _metric(metric)  # refuses an unknown name, which would be scored as macro F1 below
     y_true, y_pred = np.atleast_2d(y_true), np.atleast_2d(y_pred)
     k, rows = len(CLASSES), len(y_pred)
     cells = (y_true * k + y_pred) + (np.arange(rows) * k * k)[:, None]
@@ -195,11 +194,16 @@ def arm_score(metric: str, y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
         y_pred: one run's class indices, or several runs' as rows.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if metric not in _METRICS:
-        raise ValueError(f"Unknown metric {metric!r}; valid ones are {', '.join(_METRICS)}")
     if y_pred.ndim == 1:
-        return float(_METRICS[metric](y_true, y_pred))
+        return float(_metric(metric)(y_true, y_pred))
     return float(np.mean(row_scores(metric, np.broadcast_to(y_true, y_pred.shape), y_pred)))
+
+
+def _metric(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The scikit-learn scorer of a metric's name; an unknown name is an error that lists the known ones."""
+    if name not in _METRICS:
+        raise ValueError(f"Unknown metric {name!r}; valid ones are {', '.join(_METRICS)}")
+    return _METRICS[name]
 
 
 def _specificity(counts: np.ndarray) -> np.ndarray:

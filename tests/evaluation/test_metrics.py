@@ -154,6 +154,8 @@ def test_an_unknown_metric_is_refused_not_scored_as_macro_f1(score):
     truth, calls = np.array([0, 1, 2, 1]), np.array([[0, 1, 2, 2], [0, 0, 2, 1]])
     with pytest.raises(ValueError, match="Unknown metric 'f1_macro'.*macro_f1"):
         score("f1_macro", truth, calls)
+    with pytest.raises(ValueError, match="Unknown metric 'f1_macro'.*macro_f1"):  # one lookup serves them all
+        bootstrap_ci(truth, calls[0], "f1_macro")
 
 
 def test_an_arms_figure_is_the_mean_of_its_runs_macro_f1():
