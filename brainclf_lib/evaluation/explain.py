@@ -14,6 +14,7 @@ from torch import nn
 
 from ..conventions import CLASSES, slice_axis_first
 from ..data.step import FoldData
+from ..models.architectures import last_stage
 
 
 def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, layer: nn.Module | None = None) -> tuple[np.ndarray, int]:
@@ -26,13 +27,14 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
         model: a trained video ResNet.
         image: one volume ``(C, D, H, W)``, as the model is evaluated on it.
         target: the class to explain; ``None`` explains the predicted one.
-        layer: the module whose output is explained; ``None`` takes the last residual stage, ``layer4``.
+        layer: the module whose output is explained; ``None`` takes the last stage (a video ResNet's ``layer4``,
+            :func:`~brainclf_lib.models.architectures.last_stage`).
 
     Returns:
         The map divided by its maximum (in [0, 1]; its minimum is not subtracted, which would move the shares of
         :func:`attention_in_mask`), and the class it explains.
     """
-    layer = layer or model.layer4
+    layer = layer or last_stage(model)
     store: dict[str, torch.Tensor] = {}
     forward = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("activation", out))
     backward = layer.register_full_backward_hook(lambda _m, _gi, go: store.__setitem__("gradient", go[0]))

@@ -31,7 +31,7 @@ class ExperimentConfig:
     """Everything that decides what a training run does. Defaults are the paper's (see ``shared/PAPER.md``)."""
 
     # model
-    arch: str = "r3d_18"  # r3d_18 | mc3_18 | r2plus1d_18 (aliases r3d, mc3, r2plus1d)
+    arch: str = "r3d_18"  # r3d_18 | mc3_18 | r2plus1d_18 (aliases r3d, mc3, r2plus1d); lesion_cnn (a baseline)
     pretrained: str | None = None  # None (scratch) | "kinetics400" | path to a state dict
     stem_init: str = "random"  # random (paper) | rgb_sum | rgb_mean: how a pre-trained 1-channel stem starts
     dropout: float = 0.3  # before the final Linear(512, n_classes), as in the paper

@@ -19,6 +19,9 @@ ARCHS: tuple[str, ...] = ("r3d_18", "mc3_18", "r2plus1d_18")
 ALIASES: dict[str, str] = {"r3d": "r3d_18", "mc3": "mc3_18", "r2plus1d": "r2plus1d_18"}
 #: The paper's names for them.
 PAPER_NAMES: dict[str, str] = {"r3d_18": "ResNet3D", "mc3_18": "ResNet MC", "r2plus1d_18": "ResNet(2+1)D"}
+#: Not the paper's: a baseline that asks what the data supports (:class:`LesionCNN`). Outside :data:`ARCHS`, so
+#: no grid trains it unless asked.
+BASELINE_ARCHS: tuple[str, ...] = ("lesion_cnn",)
 #: Trainable parameters reported for 1 channel and 3 classes: the original paper, and our source text's variant.
 PAPER_PARAMETERS: dict[str, tuple[int, int]] = {
     "r3d_18": (33_148_482, 34_261_634),
@@ -30,8 +33,8 @@ PAPER_PARAMETERS: dict[str, tuple[int, int]] = {
 def canonical_arch(arch: str) -> str:
     """``r2plus1d`` -> ``r2plus1d_18``; an unknown name is a ValueError that lists the valid ones."""
     name = ALIASES.get(arch, arch)
-    if name not in ARCHS:
-        valid = ", ".join([*ARCHS, *ALIASES])
+    if name not in (*ARCHS, *BASELINE_ARCHS):
+        valid = ", ".join([*ARCHS, *ALIASES, *BASELINE_ARCHS])
         raise ValueError(f"Unknown architecture {arch!r}; valid names are: {valid}")
     return name
 
@@ -66,6 +69,12 @@ def build_model(
     torch.Size([1, 3])
     """
     arch = canonical_arch(arch)
+    if arch in BASELINE_ARCHS:
+        if pretrained is not None:
+            raise ValueError(f"{arch} is a baseline without source weights; train it from scratch (pretrained=None)")
+        model = LesionCNN(n_classes=n_classes, in_channels=in_channels, dropout=dropout)
+        model.transfer_report = TransferReport(reinitialised=sorted(model.state_dict()))
+        return model
     if stem_init not in STEM_INITS:
         raise ValueError(f"stem_init={stem_init!r} is not one of {', '.join(STEM_INITS)}")
     model = get_model(arch, weights=None)
@@ -80,6 +89,37 @@ def build_model(
         report = transfer_weights(model, load_source_state(pretrained, arch), stem_init=stem_init)
     model.transfer_report = report
     return model
+
+
+class LesionCNN(nn.Module):
+    """Four 3x3x3 convolutions, one 2x pooling, then the *maximum* over positions: a baseline, not the paper's.
+
+    Every feature it pools has seen only a small neighbourhood (about 10 voxels across), and the maximum keeps the
+    strongest response wherever it lies. A glioma is a small part of a brain; a video ResNet's last stage at the fast
+    preset's 8 mm holds 3 x 2 x 2 positions that each see the whole brain, and its average blends the lesion with
+    everything else. The pair asks whether a grade the ResNets miss is in the data at all.
+    """
+
+    def __init__(self, n_classes: int = 3, in_channels: int = 1, dropout: float = 0.3, width: int = 16) -> None:
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv3d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True))
+
+        self.features = nn.Sequential(
+            block(in_channels, width), block(width, 2 * width), nn.MaxPool3d(2),
+            block(2 * width, 4 * width), block(4 * width, 4 * width),
+        )
+        self.fc = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(4 * width, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).amax(dim=(2, 3, 4)))
+
+
+def last_stage(model: nn.Module) -> nn.Module:
+    """The stage Grad-CAM explains unless told otherwise: a video ResNet's ``layer4``, :class:`LesionCNN`'s
+    ``features`` (its only stage, at half the input's resolution)."""
+    return model.features if isinstance(model, LesionCNN) else model.layer4
 
 
 def count_trainable(model: nn.Module) -> int:

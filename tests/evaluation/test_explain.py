@@ -25,6 +25,16 @@ def test_grad_cam_is_a_unit_map_of_the_input_shape_for_the_predicted_class():
     assert grad_cam(model, image, target=2, layer=model.layer3)[1] == 2
 
 
+def test_grad_cam_explains_the_lesion_baselines_only_stage_unless_told():
+    torch.manual_seed(0)
+    model = build_model("lesion_cnn")
+    image = torch.rand(1, 12, 16, 16)
+    kept = []
+    model.features.register_forward_hook(lambda _m, _i, out: kept.append(out.shape))
+    cam, _ = grad_cam(model, image)
+    assert cam.shape == (12, 16, 16) and kept == [(1, 64, 6, 8, 8)]
+
+
 def test_attention_in_mask_is_one_on_the_mask_and_the_share_when_uniform():
     mask = np.zeros((4, 4, 4), bool)
     mask[:2, :2, :2] = True

@@ -110,6 +110,32 @@ def test_all_archs_listed():
     assert ARCHS == ("r3d_18", "mc3_18", "r2plus1d_18")
 
 
+def test_the_lesion_baseline_is_outside_the_papers_grid():
+    assert canonical_arch("lesion_cnn") == "lesion_cnn" and "lesion_cnn" not in ARCHS
+    model = build_model("lesion_cnn", in_channels=2).eval()
+    assert model(torch.zeros(2, 2, 18, 24, 21)).shape == (2, 3)
+    assert isinstance(model.fc[0], torch.nn.Dropout) and model.fc[0].p == 0.3
+    with pytest.raises(ValueError, match="lesion_cnn is a baseline without source weights"):
+        build_model("lesion_cnn", pretrained="kinetics400")
+
+
+def test_a_small_lesion_is_not_diluted_by_the_brain_around_it():
+    """The baseline pools by the maximum: a bright 3-voxel blob moves its logits as much in a volume with eight
+    times the voxels around it; an average pool would move them an eighth as much."""
+    torch.manual_seed(0)
+    model = build_model("lesion_cnn").eval()
+
+    def effect(shape: tuple[int, int, int]) -> float:
+        background = torch.full((1, 1, *shape), 0.4)
+        lesion = background.clone()
+        lesion[0, 0, 10:13, 10:13, 10:13] = 1.0  # where the faces' padding does not reach it
+        with torch.no_grad():
+            return float((model(lesion) - model(background)).abs().sum())
+
+    small, large = effect((24, 24, 24)), effect((48, 48, 48))
+    assert small > 1e-3 and large == pytest.approx(small, rel=1e-4)
+
+
 class ExecutesOnLoad:
     def __reduce__(self):
         return (print, ("this must never run",))
