@@ -219,7 +219,8 @@ def _parameters(args: argparse.Namespace) -> int:
 
 
 _HELP = {
-    "arch": "r3d_18 | mc3_18 | r2plus1d_18 (or r3d, mc3, r2plus1d); lesion_cnn, a baseline outside the grid",
+    "arch": "r3d_18 | mc3_18 | r2plus1d_18 (or r3d, mc3, r2plus1d); lesion_cnn, a baseline outside the grid "
+            "(replicate, calibrate and source train the paper's three)",
     "pretrained": "none, kinetics400, or the path of a local state dict",
     "data_root": "a prepared folder (holding manifest.csv), or 'synthetic' for the embedded cohort",
     "amp": "autocast: auto (fp16 on CUDA, off on a CPU) | off | fp16 | bf16 (on a CPU: see experiment.device.amp_dtype)",

@@ -24,7 +24,7 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
     gradients; the channel-mean gradient weights each activation map, and the ReLU of the sum is the map.
 
     Args:
-        model: a trained video ResNet.
+        model: a trained video ResNet, or the baseline ``lesion_cnn``.
         image: one volume ``(C, D, H, W)``, as the model is evaluated on it.
         target: the class to explain; ``None`` explains the predicted one.
         layer: the module whose output is explained; ``None`` takes the last stage (a video ResNet's ``layer4``,
@@ -34,7 +34,7 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target: int | None = None, l
         The map divided by its maximum (in [0, 1]; its minimum is not subtracted, which would move the shares of
         :func:`attention_in_mask`), and the class it explains.
     """
-    layer = layer or last_stage(model)
+    layer = layer if layer is not None else last_stage(model)
     store: dict[str, torch.Tensor] = {}
     forward = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("activation", out))
     backward = layer.register_full_backward_hook(lambda _m, _gi, go: store.__setitem__("gradient", go[0]))
@@ -139,7 +139,7 @@ def tumour_cases(data: FoldData) -> pd.DataFrame:
     return cases[cases["seg"] != ""].reset_index(drop=True)
 
 
-def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") -> pd.DataFrame:
+def tumour_attention(model: nn.Module, data: FoldData, layer: str | None = None) -> pd.DataFrame:
     """Grad-CAM of every test subject with a tumour mask, and how much of it falls on the tumour.
 
     Taught in ``07_explainability``. The image is the one the model is evaluated on. One subject is an anecdote;
@@ -148,7 +148,7 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
     Args:
         model: a trained model (:meth:`Run.load_model <brainclf_lib.experiment.run_folder.Run.load_model>`).
         data: the run's fold (:func:`~brainclf_lib.data.step.load_fold`).
-        layer: the stage explained.
+        layer: the name of the stage explained; ``None`` takes the model's last (``layer4`` of a video ResNet).
 
     Returns:
         A row per subject: label, prediction, the share of the attention inside the tumour, the tumour's share of the
@@ -156,10 +156,14 @@ def tumour_attention(model: nn.Module, data: FoldData, layer: str = "layer4") ->
         the first two (1: no preference for the tumour over the rest of the brain; below 1 when the map prefers other
         parts of the brain, or spends its mass outside it), and whether the map is empty (its shares are then NaN).
     """
+    if layer is not None and not isinstance(getattr(model, layer, None), nn.Module):
+        stages = [name for name, _ in model.named_children()]
+        raise ValueError(f"{type(model).__name__} has no stage {layer!r}; its stages are {', '.join(stages)}")
+    stage = last_stage(model) if layer is None else getattr(model, layer)
     rows = []
     for case in tumour_cases(data).itertuples(index=False):
         image = data.test[case.index]["image"]
-        cam, predicted = grad_cam(model, image, layer=getattr(model, layer))
+        cam, predicted = grad_cam(model, image, layer=stage)
         share = attention_in_mask(cam, load_mask(case.seg), brain=(image > 0).any(0).numpy())
         rows.append({"subject_id": case.subject_id, "label": case.label, "predicted": CLASSES[predicted], **share,
                      "ratio": share["attention in tumour"] / max(share["tumour share of brain"], 1e-8),

@@ -27,7 +27,7 @@ from torch import nn
 from ..conventions import INIT_LABELS, KINETICS, is_kinetics
 from ..errors import RunExistsError, RunLockedError
 from ..files import file_sha256, load_torch, read_json, save_torch, write_csv, write_json
-from ..models.architectures import build_model
+from ..models.architectures import ARCHS, build_model
 from ..paths import PathLike, data_dir, resolve, shown
 from .config import ExperimentConfig
 from .protocols import protocol_plan
@@ -350,8 +350,9 @@ def find_runs(output_dir: PathLike, like: ExperimentConfig | None = None, comple
 
     Args:
         output_dir: where the runs are.
-        like: keep only runs of the same experiment: equal in every identity setting but the architecture, the
-            fold and the pre-trained weights (the axes of the paper's grid).
+        like: keep only runs of the same experiment: equal in every identity setting but the architecture (one of
+            the paper's three, or ``like``'s own), the fold and the pre-trained weights (the axes of the paper's grid).
+            A baseline such as ``lesion_cnn`` trained into the same folder stays out of the paper's grid.
         complete: keep only finished runs.
     """
     folder = resolve(output_dir)
@@ -362,7 +363,8 @@ def find_runs(output_dir: PathLike, like: ExperimentConfig | None = None, comple
         runs = [run for run in runs if run.is_complete]
     if like is not None:
         grid_axes = {"arch", "fold", "pretrained"}
-        runs = [run for run in runs if not set(differing_settings(run.config, like)) - grid_axes]
+        runs = [run for run in runs if not set(differing_settings(run.config, like)) - grid_axes
+                and run.config.arch in (*ARCHS, like.arch)]
     return runs
 
 

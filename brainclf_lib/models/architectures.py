@@ -52,7 +52,8 @@ def build_model(
     Taught in ``03_architectures``; pre-training is taught in ``05_transfer_learning``.
 
     Args:
-        arch: ``r3d_18``, ``mc3_18`` or ``r2plus1d_18`` (or ``r3d``, ``mc3``, ``r2plus1d``).
+        arch: ``r3d_18``, ``mc3_18`` or ``r2plus1d_18`` (or ``r3d``, ``mc3``, ``r2plus1d``); ``lesion_cnn`` builds the
+            baseline :class:`LesionCNN` (from scratch only).
         n_classes: outputs of the final layer (Healthy, LGG, HGG).
         in_channels: MR contrasts stacked as channels.
         pretrained: ``None``, ``"kinetics400"`` (torchvision's weights, from the hub cache or downloaded) or the
@@ -94,20 +95,24 @@ def build_model(
 class LesionCNN(nn.Module):
     """Four 3x3x3 convolutions, one 2x pooling, then the *maximum* over positions: a baseline, not the paper's.
 
-    Every feature it pools has seen only a small neighbourhood (about 10 voxels across), and the maximum keeps the
-    strongest response wherever it lies. A glioma is a small part of a brain; a video ResNet's last stage at the fast
-    preset's 8 mm holds 3 x 2 x 2 positions that each see the whole brain, and its average blends the lesion with
-    everything else. The pair asks whether a grade the ResNets miss is in the data at all.
+    Every feature it pools has seen a neighbourhood 14 voxels across, and the maximum keeps the strongest response
+    wherever it lies. A glioma is a small part of a brain; at the fast preset's 8 mm the last stage of r3d_18 and
+    r2plus1d_18 holds 3 x 2 x 2 positions (mc3_18's 18 x 2 x 2) that each see the brain's whole width, and their
+    average blends the lesion with everything else. Trained beside them, it asks whether a grade the ResNets miss is
+    in the data at all. The pooling rounds up (``ceil_mode``), so a stage of ``ceil(n / 2)`` cells covers ``n`` voxels
+    as a ResNet's strided stages do, and Grad-CAM places its cells by the same rule.
     """
 
     def __init__(self, n_classes: int = 3, in_channels: int = 1, dropout: float = 0.3, width: int = 16) -> None:
         super().__init__()
 
         def block(c_in: int, c_out: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv3d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True))
+            return nn.Sequential(
+                nn.Conv3d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)
+            )
 
         self.features = nn.Sequential(
-            block(in_channels, width), block(width, 2 * width), nn.MaxPool3d(2),
+            block(in_channels, width), block(width, 2 * width), nn.MaxPool3d(2, ceil_mode=True),
             block(2 * width, 4 * width), block(4 * width, 4 * width),
         )
         self.fc = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(4 * width, n_classes))
@@ -160,9 +165,11 @@ def stage_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> pd.DataFrame
     Taught in ``03_architectures``: where the slice axis shrinks, and where it does not.
 
     Args:
-        model: a video ResNet.
+        model: a video ResNet (the baseline :class:`LesionCNN` has no stages to list: a ``ValueError``).
         input_shape: ``(C, D, H, W)`` of one volume.
     """
+    if isinstance(model, LesionCNN):
+        raise ValueError("stage_shapes lists a video ResNet's stages; LesionCNN has one, model.features")
     rows = []
     hooks = [
         getattr(model, name).register_forward_hook(

@@ -35,6 +35,26 @@ def test_grad_cam_explains_the_lesion_baselines_only_stage_unless_told():
     assert cam.shape == (12, 16, 16) and kept == [(1, 64, 6, 8, 8)]
 
 
+def test_the_lesion_baselines_cells_are_placed_at_twice_their_index_at_the_fast_shape():
+    """Its pooling rounds up, so 21 voxels give 11 cells, the last at voxel 20, as a ResNet's strided stage places
+    them; rounding down gave 10, which the upsampling read as a stride of 4 (the last cell at voxel 21, clipped)."""
+    model, kept = build_model("lesion_cnn").eval(), []
+    model.features.register_forward_hook(lambda _m, _i, out: kept.append(out.shape[2:]))
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 18, 24, 21))
+    assert tuple(kept[0]) == (9, 12, 11)
+    one_hot = torch.zeros(1, 1, *kept[0])
+    one_hot[0, 0, -1, -1, -1] = 1.0
+    peak = np.unravel_index(int(upsample_to_input(one_hot, (18, 24, 21)).argmax()), (18, 24, 21))
+    assert tuple(int(p) for p in peak) == (16, 22, 20)
+
+
+def test_tumour_attention_names_the_stages_of_a_model_without_the_one_asked_for(tiny_config):
+    model = build_model("lesion_cnn")
+    with pytest.raises(ValueError, match="LesionCNN has no stage 'layer4'; its stages are features, fc"):
+        tumour_attention(model, load_fold(tiny_config), "layer4")
+
+
 def test_attention_in_mask_is_one_on_the_mask_and_the_share_when_uniform():
     mask = np.zeros((4, 4, 4), bool)
     mask[:2, :2, :2] = True

@@ -19,6 +19,13 @@ def test_config_round_trips_through_json(tmp_path):
     assert re.fullmatch(r"r2plus1d_18_pretrained_fold2-[0-9a-f]{8}", run_name(config))
 
 
+def test_the_lesion_baseline_is_refused_source_weights_before_anything_is_written():
+    """Refused when the config is made, not after the data step and a started run folder (``build_model``)."""
+    assert make_config("fast", arch="lesion_cnn").pretrained is None
+    with pytest.raises(ValueError, match="lesion_cnn is a baseline without source weights.*kinetics400"):
+        make_config("fast", arch="lesion_cnn", pretrained="kinetics400")
+
+
 def test_presets_and_bad_values():
     assert make_config("fast", epochs=None).epochs == make_config("fast").epochs  # papermill's unset values are ignored
     with pytest.raises(ValueError, match="valid presets"):

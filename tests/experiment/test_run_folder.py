@@ -28,6 +28,18 @@ def test_configs_that_differ_only_in_lr_train_two_runs(tiny_config):
     assert [run.config.lr for run in find_runs(tiny_config.output_dir, like=tiny_config.replace(epochs=1))] == [1e-4]
 
 
+def test_a_baseline_trained_into_the_same_folder_stays_out_of_the_papers_grid(tiny_config):
+    """``lesion_cnn`` differs from the grid's runs only in ``arch``, a grid axis: read as one of the grid, it broke
+    06's tables (the paper has no name for it) and would have joined its comparisons."""
+    fit(tiny_config.replace(epochs=1), progress=False)
+    fit(tiny_config.replace(epochs=1, arch="lesion_cnn"), progress=False)
+    like = tiny_config.replace(epochs=1)
+    assert [run.config.arch for run in find_runs(like.output_dir, like=like)] == ["r3d_18"]
+    assert [run.config.arch for run in find_runs(like.output_dir, like=like.replace(arch="lesion_cnn"))] == [
+        "lesion_cnn", "r3d_18"]
+    assert len(find_runs(like.output_dir)) == 2
+
+
 def test_a_finished_run_is_reused_never_rewritten(tiny_config):
     config = tiny_config.replace(epochs=1)
     run = fit(config, progress=False)

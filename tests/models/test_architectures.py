@@ -117,6 +117,8 @@ def test_the_lesion_baseline_is_outside_the_papers_grid():
     assert isinstance(model.fc[0], torch.nn.Dropout) and model.fc[0].p == 0.3
     with pytest.raises(ValueError, match="lesion_cnn is a baseline without source weights"):
         build_model("lesion_cnn", pretrained="kinetics400")
+    with pytest.raises(ValueError, match="LesionCNN has one, model.features"):
+        stage_shapes(model, (1, 1, 18, 24, 21))
 
 
 def test_a_small_lesion_is_not_diluted_by_the_brain_around_it():
@@ -128,11 +130,11 @@ def test_a_small_lesion_is_not_diluted_by_the_brain_around_it():
     def effect(shape: tuple[int, int, int]) -> float:
         background = torch.full((1, 1, *shape), 0.4)
         lesion = background.clone()
-        lesion[0, 0, 10:13, 10:13, 10:13] = 1.0  # where the faces' padding does not reach it
+        lesion[0, 0, 14:17, 14:17, 14:17] = 1.0  # no feature it moves sees a face's padding (fields: 14 voxels)
         with torch.no_grad():
             return float((model(lesion) - model(background)).abs().sum())
 
-    small, large = effect((24, 24, 24)), effect((48, 48, 48))
+    small, large = effect((32, 32, 32)), effect((64, 64, 64))
     assert small > 1e-3 and large == pytest.approx(small, rel=1e-4)
 
 
