@@ -16,6 +16,7 @@ from brainclf_lib.evaluation.scoring import evaluate
 from brainclf_lib.experiment.config import make_config
 from brainclf_lib.experiment.run_folder import Run, differing_settings, find_runs, run_name
 from brainclf_lib.files import atomic_write, write_json
+from brainclf_lib.replication.replicate import results_table
 from brainclf_lib.training.loop import fit
 
 
@@ -35,8 +36,9 @@ def test_a_baseline_trained_into_the_same_folder_stays_out_of_the_papers_grid(ti
     fit(tiny_config.replace(epochs=1, arch="lesion_cnn"), progress=False)
     like = tiny_config.replace(epochs=1)
     assert [run.config.arch for run in find_runs(like.output_dir, like=like)] == ["r3d_18"]
-    assert [run.config.arch for run in find_runs(like.output_dir, like=like.replace(arch="lesion_cnn"))] == [
-        "lesion_cnn", "r3d_18"]
+    with_baseline = find_runs(like.output_dir, like=like.replace(arch="lesion_cnn"))
+    assert [run.config.arch for run in with_baseline] == ["lesion_cnn", "r3d_18"]
+    assert set(results_table(with_baseline)["model"]) == {"lesion_cnn", "ResNet3D"}  # the paper has no name for it
     assert len(find_runs(like.output_dir)) == 2
 
 
