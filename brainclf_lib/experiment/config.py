@@ -21,7 +21,7 @@ from ..conventions import (
     STEM_INITS,
 )
 from ..files import read_json, write_json
-from ..models.architectures import BASELINE_ARCHS, canonical_arch
+from ..models.architectures import canonical_arch, check_source_weights
 from ..paths import PathLike, shown
 from .protocols import DEVIATIONS, PROTOCOLS, protocol_plan
 
@@ -92,9 +92,7 @@ class ExperimentConfig:
                              + (": the published code's random split has one fold, 0" if len(folds) == 1 else ""))
         if self.pretrained in ("", "none", "None", INIT_LABELS[0]):
             self.pretrained = None
-        if self.arch in BASELINE_ARCHS and self.pretrained is not None:
-            raise ValueError(f"arch={self.arch} is a baseline without source weights: it trains from scratch only "
-                             f"(pretrained={self.pretrained!r})")
+        check_source_weights(self.arch, self.pretrained)
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)

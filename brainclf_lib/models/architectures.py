@@ -70,9 +70,8 @@ def build_model(
     torch.Size([1, 3])
     """
     arch = canonical_arch(arch)
+    check_source_weights(arch, pretrained)
     if arch in BASELINE_ARCHS:
-        if pretrained is not None:
-            raise ValueError(f"{arch} is a baseline without source weights; train it from scratch (pretrained=None)")
         model = LesionCNN(n_classes=n_classes, in_channels=in_channels, dropout=dropout)
         model.transfer_report = TransferReport(reinitialised=sorted(model.state_dict()))
         return model
@@ -90,6 +89,14 @@ def build_model(
         report = transfer_weights(model, load_source_state(pretrained, arch), stem_init=stem_init)
     model.transfer_report = report
     return model
+
+
+def check_source_weights(arch: str, pretrained: str | None) -> None:
+    """Refuse source weights for a baseline (it has none to take): one check for ``build_model`` and for the
+    experiment's configuration, which calls it before any data step or run folder exists."""
+    if arch in BASELINE_ARCHS and pretrained is not None:
+        raise ValueError(f"{arch} is a baseline without source weights: it trains from scratch only "
+                         f"(pretrained={pretrained!r})")
 
 
 class LesionCNN(nn.Module):

@@ -126,8 +126,8 @@ def results_table(runs: list[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
         config, metrics = run.config, run.metrics
-        common = {"run": run.name, "arch": config.arch, "model": PAPER_NAMES.get(config.arch, config.arch), "init": init_label(config),
-                  "source": source_label(config),
+        common = {"run": run.name, "arch": config.arch, "model": PAPER_NAMES.get(config.arch, config.arch),
+                  "init": init_label(config), "source": source_label(config),
                   "fold": config.fold, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                   "weighted_f1": metrics["weighted_f1"], "device": _device_name(run)}
         for name, values in metrics["per_class"].items():
